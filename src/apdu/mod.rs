@@ -1,0 +1,1 @@
+//! APDU encoding/decoding (ISO 7816-4 short and extended), status words.

@@ -1,0 +1,11 @@
+//! eimza-pkcs11: a PKCS#11 module for Turkish qualified e-signature cards (Kamu SM
+//! "e-imza kartı", AKIS card OS).
+//!
+//! Layers, each using only the one beneath it (see `pkcs11-spec.md`):
+//! C ABI (`ffi`) → module state (`state`, `session`, `object`, `mechanism`) →
+//! token (`card`: the card profile as operations, PKCS#15 bind) → APDU codec
+//! (`apdu`) → readers (`reader`: PC/SC and the in-process software card).
+
+pub mod apdu;
+pub mod card;
+pub mod reader;
