@@ -64,3 +64,10 @@ pub trait ReaderSet: Send + Sync {
     /// Wake all waiters (C_Finalize).
     fn cancel(&self);
 }
+
+/// The readers of this process: PC/SC readers (if pcscd is reachable; none otherwise),
+/// then one software card per file in `EIMZA_VIRTUAL_CARD=FILE[:FILE...]`.
+/// Creating it sends no APDU and must not fail when pcscd is absent.
+pub fn system_reader_set() -> Arc<dyn ReaderSet> {
+    todo!("reader layer")
+}
