@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config libpcsclite-dev pcscd pcsc-tools vsmartcard-vpcd  # PC/SC stack + virtual reader
   opensc                                                       # pkcs11-tool, opensc-tool
+  libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
   openssl gcc                                                  # verifying signatures, C ABI test
 )
 
