@@ -1,0 +1,81 @@
+//! Shared helpers of the integration tests: build and locate the module, load it
+//! through its C ABI, and serialise tests (the library state is process-global).
+#![allow(dead_code)]
+
+pub mod all_functions;
+
+use cryptoki_sys::*;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, Once};
+
+static BUILD: Once = Once::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One test at a time owns the loaded library's global state.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// target/<profile> of this test binary (target/<profile>/deps/test-xxxx).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/debug")))
+}
+
+/// The built libeimza_pkcs11.so (built first if `cargo test` did not produce it).
+pub fn module_path() -> PathBuf {
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "--lib", "-p", "eimza-pkcs11"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if target_dir().file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --lib failed");
+    });
+    let path = target_dir().join("libeimza_pkcs11.so");
+    assert!(path.exists(), "{} missing", path.display());
+    path
+}
+
+/// The library loaded with dlopen (once per test process; the same handle after).
+pub fn library() -> &'static Pkcs11 {
+    static LIB: std::sync::OnceLock<Pkcs11> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| unsafe { Pkcs11::new(module_path()).expect("dlopen module") })
+}
+
+pub fn functions() -> &'static CK_FUNCTION_LIST {
+    let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+    let get = library()
+        .C_GetFunctionList
+        .as_ref()
+        .expect("C_GetFunctionList exported");
+    assert_eq!(unsafe { get(&mut list) }, CKR_OK);
+    unsafe { &*list }
+}
+
+pub fn functions_3_0() -> &'static CK_FUNCTION_LIST_3_0 {
+    let mut iface: *mut CK_INTERFACE = std::ptr::null_mut();
+    let get = library()
+        .C_GetInterface
+        .as_ref()
+        .expect("C_GetInterface exported");
+    assert_eq!(
+        unsafe { get(std::ptr::null_mut(), std::ptr::null_mut(), &mut iface, 0) },
+        CKR_OK
+    );
+    unsafe { &*((*iface).pFunctionList as *const CK_FUNCTION_LIST_3_0) }
+}
+
+pub fn initialize() -> CK_RV {
+    unsafe { (functions().C_Initialize.unwrap())(std::ptr::null_mut()) }
+}
+
+pub fn finalize() -> CK_RV {
+    unsafe { (functions().C_Finalize.unwrap())(std::ptr::null_mut()) }
+}
