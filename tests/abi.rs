@@ -245,7 +245,7 @@ fn c_program_loads_the_module() {
     let root = env!("CARGO_MANIFEST_DIR");
     let exe = target_dir().join("eimza_load_test");
     let status = std::process::Command::new("gcc")
-        .args(["-Wall", "-Wextra", "-Werror", "-std=c99", "-I"])
+        .args(["-Wall", "-Wextra", "-Werror", "-std=gnu99", "-I"])
         .arg(format!("{root}/include"))
         .arg(format!("{root}/tests/c/load_test.c"))
         .arg("-o")

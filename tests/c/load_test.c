@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "eimza_pkcs11.h"
 
@@ -70,6 +72,24 @@ int main(int argc, char **argv) {
   CHECK(memcmp(info.manufacturerID, EIMZA_PKCS11_MANUFACTURER, strlen(EIMZA_PKCS11_MANUFACTURER)) == 0 &&
             info.manufacturerID[31] == ' ',
         "manufacturer '%.32s' space padded", info.manufacturerID);
+  /* fork: the child must initialise its own state; its C_Finalize leaves the
+   * parent's alone. */
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    int bad = 0;
+    if (f->C_GetInfo(&info) != CKR_CRYPTOKI_NOT_INITIALIZED) bad |= 1;
+    if (f->C_Finalize(NULL) != CKR_CRYPTOKI_NOT_INITIALIZED) bad |= 2;
+    if (f->C_Initialize(NULL) != CKR_OK) bad |= 4;
+    if (f->C_GetInfo(&info) != CKR_OK) bad |= 8;
+    if (f->C_Finalize(NULL) != CKR_OK) bad |= 16;
+    _exit(bad);
+  }
+  int status = -1;
+  waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "forked child: own C_Initialize/C_Finalize (status %d)",
+        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  CHECK(f->C_GetInfo(&info) == CKR_OK, "parent still initialised after the child's C_Finalize");
   CHECK(f->C_Finalize((void *)1) == CKR_ARGUMENTS_BAD, "C_Finalize(non-NULL) = CKR_ARGUMENTS_BAD");
   CHECK(f->C_Finalize(NULL) == CKR_OK, "C_Finalize");
 

@@ -79,3 +79,67 @@ pub fn initialize() -> CK_RV {
 pub fn finalize() -> CK_RV {
     unsafe { (functions().C_Finalize.unwrap())(std::ptr::null_mut()) }
 }
+
+/// The software-card tool of the workspace (built on first use).
+pub fn vcard_bin() -> PathBuf {
+    static BUILD_VCARD: Once = Once::new();
+    BUILD_VCARD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "-p", "virtual-card", "--bin", "eimza-vcard"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if target_dir().file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().expect("cargo build eimza-vcard").success());
+    });
+    target_dir().join("eimza-vcard")
+}
+
+/// A new software card file `NAME.card` in a scratch folder, made by
+/// `eimza-vcard create FILE ARGS...`.
+pub fn make_card(name: &str, args: &[&str]) -> PathBuf {
+    let dir = target_dir().join("pkcs11-test-cards");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join(format!("{name}.card"));
+    let _ = std::fs::remove_file(&path);
+    let output = std::process::Command::new(vcard_bin())
+        .arg("create")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run eimza-vcard");
+    assert!(
+        output.status.success(),
+        "eimza-vcard create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    path
+}
+
+/// Raw C_GetAttributeValue of one attribute: (rv, ulValueLen, value).
+pub fn raw_attribute(
+    session: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    attribute: CK_ATTRIBUTE_TYPE,
+    buffer_len: Option<usize>,
+) -> (CK_RV, CK_ULONG, Vec<u8>) {
+    let mut buf = vec![0u8; buffer_len.unwrap_or(0)];
+    let mut template = [CK_ATTRIBUTE {
+        type_: attribute,
+        pValue: if buffer_len.is_some() {
+            buf.as_mut_ptr() as *mut _
+        } else {
+            std::ptr::null_mut()
+        },
+        ulValueLen: buf.len() as CK_ULONG,
+    }];
+    let rv = unsafe {
+        (functions().C_GetAttributeValue.unwrap())(session, object, template.as_mut_ptr(), 1)
+    };
+    let len = template[0].ulValueLen;
+    if rv == CKR_OK && buffer_len.is_some() {
+        buf.truncate(len as usize);
+    }
+    (rv, len, buf)
+}
