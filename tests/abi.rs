@@ -1,9 +1,9 @@
 //! The C ABI without a card: exports, function tables, C_Initialize/C_Finalize rules,
 //! argument checks, and every function's answer before initialisation.
 
-mod common;
+mod p11;
 
-use common::*;
+use p11::*;
 use cryptoki_sys::*;
 use std::ptr::null_mut;
 

@@ -1,9 +1,9 @@
 //! The module over software cards (EIMZA_VIRTUAL_CARD), driven through its C ABI by
 //! the `cryptoki` crate and by raw calls where exact C semantics matter.
 
-mod common;
+mod p11;
 
-use common::*;
+use p11::*;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
