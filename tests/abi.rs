@@ -3,8 +3,8 @@
 
 mod p11;
 
-use p11::*;
 use cryptoki_sys::*;
+use p11::*;
 use std::ptr::null_mut;
 
 #[test]

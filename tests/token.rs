@@ -3,7 +3,6 @@
 
 mod p11;
 
-use p11::*;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
@@ -14,6 +13,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use cryptoki_sys::*;
 use der::{Decode, Encode};
+use p11::*;
 use std::path::Path;
 use std::ptr::null_mut;
 use std::sync::OnceLock;

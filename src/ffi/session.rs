@@ -17,6 +17,7 @@ pub unsafe extern "C" fn C_OpenSession(
             format!("slotID={slotID}, flags={flags:#x}, pApplication={pApplication:p}, Notify={}, phSession={phSession:p}", Notify.is_some())
         },
         |m| {
+            m.slot(slotID)?;
             let out = out_ref(phSession)?;
             // Notify callbacks are never called: the module has no surrender points.
             *out = m.open_session(slotID, flags)?;
@@ -52,8 +53,8 @@ pub unsafe extern "C" fn C_GetSessionInfo(
         "C_GetSessionInfo",
         || format!("hSession={hSession}, pInfo={pInfo:p}"),
         |m| {
-            let out = out_ref(pInfo)?;
-            *out = m.session_info(hSession)?;
+            let info = m.session_info(hSession)?;
+            *out_ref(pInfo)? = info;
             Ok(())
         },
     )

@@ -26,8 +26,8 @@ pub unsafe extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_I
         "C_GetSlotInfo",
         || format!("slotID={slotID}, pInfo={pInfo:p}"),
         |m| {
-            let out = out_ref(pInfo)?;
-            *out = m.slot_info(slotID)?;
+            let info = m.slot_info(slotID)?;
+            *out_ref(pInfo)? = info;
             Ok(())
         },
     )
@@ -39,6 +39,7 @@ pub unsafe extern "C" fn C_GetTokenInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_TOKEN
         "C_GetTokenInfo",
         || format!("slotID={slotID}, pInfo={pInfo:p}"),
         |m| {
+            m.slot(slotID)?;
             let out = out_ref(pInfo)?;
             *out = m.token_info(slotID)?;
             Ok(())
@@ -56,6 +57,7 @@ pub unsafe extern "C" fn C_GetMechanismList(
         "C_GetMechanismList",
         || format!("slotID={slotID}, pMechanismList={pMechanismList:p}, pulCount={pulCount:p}"),
         |m| {
+            m.slot(slotID)?;
             out_ref(pulCount)?;
             let list = m.mechanism_list(slotID)?;
             write_array(pMechanismList, pulCount, &list)
@@ -73,6 +75,7 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
         "C_GetMechanismInfo",
         || format!("slotID={slotID}, type={type_:#x}, pInfo={pInfo:p}"),
         |m| {
+            m.slot(slotID)?;
             let out = out_ref(pInfo)?;
             *out = m.mechanism_info(slotID, type_)?;
             Ok(())

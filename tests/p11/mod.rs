@@ -12,8 +12,11 @@ static BUILD: Once = Once::new();
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// One test at a time owns the loaded library's global state.
+/// A test that failed half-way may have left the library initialised: reset it.
 pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = finalize();
+    guard
 }
 
 /// target/<profile> of this test binary (target/<profile>/deps/test-xxxx).
