@@ -81,8 +81,15 @@ struct Args<'a> {
     options: Vec<(&'a str, Option<&'a str>)>,
 }
 
-fn parse_args<'a>(args: &'a [String], with_value: &[&str], flags: &[&str]) -> Result<Args<'a>, Failure> {
-    let mut parsed = Args { file: None, options: Vec::new() };
+fn parse_args<'a>(
+    args: &'a [String],
+    with_value: &[&str],
+    flags: &[&str],
+) -> Result<Args<'a>, Failure> {
+    let mut parsed = Args {
+        file: None,
+        options: Vec::new(),
+    };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let arg = arg.as_str();
@@ -112,10 +119,18 @@ impl<'a> Args<'a> {
         }
     }
     fn last(&self, name: &str) -> Option<&'a str> {
-        self.options.iter().rev().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+        self.options
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| *v)
     }
     fn all(&self, name: &str) -> Vec<&'a str> {
-        self.options.iter().filter(|(n, _)| *n == name).filter_map(|(_, v)| *v).collect()
+        self.options
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .filter_map(|(_, v)| *v)
+            .collect()
     }
     fn has(&self, name: &str) -> bool {
         self.options.iter().any(|(n, _)| *n == name)
@@ -150,7 +165,11 @@ fn create(args: &[String]) -> Result<(), Failure> {
             "rsa3072" => KeyAlgorithm::Rsa3072,
             "p256" => KeyAlgorithm::P256,
             "p384" => KeyAlgorithm::P384,
-            other => return usage_error(format!("unknown key type '{other}' (rsa2048, rsa3072, p256, p384)")),
+            other => {
+                return usage_error(format!(
+                    "unknown key type '{other}' (rsa2048, rsa3072, p256, p384)"
+                ))
+            }
         });
     }
     if keys.is_empty() {
@@ -255,7 +274,10 @@ fn certs(args: &[String]) -> Result<(), Failure> {
         found += 1;
     }
     if found == 0 {
-        return Err(Failure::Runtime(format!("{}: no certificates on the card", file.display())));
+        return Err(Failure::Runtime(format!(
+            "{}: no certificates on the card",
+            file.display()
+        )));
     }
     Ok(())
 }
@@ -274,7 +296,9 @@ fn der_length(bytes: &[u8]) -> Option<usize> {
         if count == 0 || count > 3 || rest.len() < count {
             return None;
         }
-        let content = rest[..count].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let content = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (content, 2 + count)
     };
     let total = header + content;
@@ -285,7 +309,11 @@ fn pem(label: &str, der: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut encoded = String::new();
     for chunk in der.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -324,9 +352,13 @@ extern "C" fn request_stop(_signal: libc::c_int) {
 fn serve_card(args: &[String]) -> Result<(), Failure> {
     let parsed = parse_args(args, &["--vpcd"], &["--once"])?;
     let file = parsed.file()?;
-    let vpcd = parsed.last("--vpcd").unwrap_or(serve::DEFAULT_VPCD).to_string();
+    let vpcd = parsed
+        .last("--vpcd")
+        .unwrap_or(serve::DEFAULT_VPCD)
+        .to_string();
     let delays = Delays::from_env().map_err(Failure::Usage)?;
-    let card = VirtualCard::open(file).map_err(|e| Failure::Runtime(format!("{}: {e}", file.display())))?;
+    let card = VirtualCard::open(file)
+        .map_err(|e| Failure::Runtime(format!("{}: {e}", file.display())))?;
     card.set_delays(delays);
     let handler = request_stop as extern "C" fn(libc::c_int);
     // SAFETY: installs a handler that only stores to an atomic.
@@ -335,14 +367,20 @@ fn serve_card(args: &[String]) -> Result<(), Failure> {
         libc::signal(libc::SIGINT, handler as libc::sighandler_t);
     }
     let log = |line: &str| eprintln!("eimza-vcard: {line}");
-    let options = ServeOptions { vpcd, once: parsed.has("--once"), stop: &STOP, log: &log };
+    let options = ServeOptions {
+        vpcd,
+        once: parsed.has("--once"),
+        stop: &STOP,
+        log: &log,
+    };
     eprintln!(
         "eimza-vcard: serving {} (serial {}) to vpcd at {}",
         file.display(),
         virtual_card::hex(&card.serial()),
         options.vpcd
     );
-    serve::serve(&card, &options).map_err(|e| Failure::Runtime(format!("vpcd {}: {e}", options.vpcd)))
+    serve::serve(&card, &options)
+        .map_err(|e| Failure::Runtime(format!("vpcd {}: {e}", options.vpcd)))
 }
 
 #[cfg(test)]
@@ -351,8 +389,14 @@ mod tests {
 
     #[test]
     fn pem_matches_known_base64() {
-        assert_eq!(pem("X", b"Man"), "-----BEGIN X-----\nTWFu\n-----END X-----\n");
-        assert_eq!(pem("X", b"Ma"), "-----BEGIN X-----\nTWE=\n-----END X-----\n");
+        assert_eq!(
+            pem("X", b"Man"),
+            "-----BEGIN X-----\nTWFu\n-----END X-----\n"
+        );
+        assert_eq!(
+            pem("X", b"Ma"),
+            "-----BEGIN X-----\nTWE=\n-----END X-----\n"
+        );
         assert_eq!(pem("X", b"M"), "-----BEGIN X-----\nTQ==\n-----END X-----\n");
         let long = pem("X", &[0u8; 60]);
         assert_eq!(long.lines().nth(1).map(str::len), Some(64));
