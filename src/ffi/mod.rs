@@ -122,9 +122,19 @@ unsafe fn out_ref<'a, T>(ptr: *mut T) -> Result<&'a mut T, CK_RV> {
 }
 
 /// A PIN, copied at once into memory that is wiped after use.
+/// No card PIN is this long; refusing early avoids copying absurd lengths.
+const MAX_PIN_LEN: CK_ULONG = 256;
+
 unsafe fn pin_arg(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<Zeroizing<Vec<u8>>, CK_RV> {
+    if len > MAX_PIN_LEN {
+        return Err(CKR_PIN_LEN_RANGE);
+    }
     Ok(Zeroizing::new(in_slice(ptr, len)?.to_vec()))
 }
+
+/// Upper bound for buffers the module allocates on the caller's word (random bytes,
+/// copied template values): an allocation failure would abort the host process.
+pub(crate) const MAX_ALLOCATION: usize = 1 << 20;
 
 /// Output array convention: NULL buffer → length only; too small → length and
 /// CKR_BUFFER_TOO_SMALL; else copy. The length is written only after the size check.

@@ -88,6 +88,9 @@ unsafe fn read_template(
     in_slice(pTemplate, ulCount)?
         .iter()
         .map(|a| {
+            if to_usize(a.ulValueLen)? > MAX_ALLOCATION {
+                return Err(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
             Ok((
                 a.type_,
                 in_slice(a.pValue as *const u8, a.ulValueLen)?.to_vec(),

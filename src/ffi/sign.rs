@@ -150,6 +150,9 @@ pub unsafe extern "C" fn C_GenerateRandom(
         |m| {
             m.session(hSession)?;
             let out = in_out_slice(RandomData, ulRandomLen)?;
+            if out.len() > MAX_ALLOCATION {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
             let bytes = m.random(hSession, out.len())?;
             out.copy_from_slice(&bytes);
             Ok(())
