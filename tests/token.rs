@@ -1201,3 +1201,65 @@ fn wait_for_slot_event_wakes_on_finalize() {
     assert_eq!(waiter.join().unwrap(), CKR_CRYPTOKI_NOT_INITIALIZED);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
+
+#[test]
+fn polling_never_waits_for_a_signature() {
+    let _guard = serial();
+    // The software card holds each ECDSA signature for 400 ms, like a slow real card.
+    std::env::set_var("EIMZA_VCARD_DELAYS", "ecdsa=400ms");
+    let pkcs11 = open(&[shared_card()]);
+    std::env::remove_var("EIMZA_VCARD_DELAYS");
+    let slot = card_slot(&pkcs11);
+    let signer = pkcs11.open_ro_session(slot).unwrap();
+    let poller = pkcs11.open_ro_session(slot).unwrap();
+    signer.login(UserType::User, Some(&pin(PIN))).unwrap();
+    let key = keys_of_type(&signer, cryptoki::object::KeyType::EC)[0];
+    let f = functions();
+    let mut slowest = std::time::Duration::ZERO;
+    let mut polls = 0;
+    let signing_time = std::thread::scope(|s| {
+        let worker = s.spawn(move || {
+            let started = std::time::Instant::now();
+            for _ in 0..3 {
+                signer
+                    .sign(&Mechanism::EcdsaSha256, key, b"slow card")
+                    .unwrap();
+            }
+            started.elapsed()
+        });
+        while !worker.is_finished() {
+            let started = std::time::Instant::now();
+            unsafe {
+                let mut slot_info: CK_SLOT_INFO = std::mem::zeroed();
+                assert_eq!(
+                    (f.C_GetSlotInfo.unwrap())(slot.id(), &mut slot_info),
+                    CKR_OK
+                );
+                let mut token_info: CK_TOKEN_INFO = std::mem::zeroed();
+                assert_eq!(
+                    (f.C_GetTokenInfo.unwrap())(slot.id(), &mut token_info),
+                    CKR_OK
+                );
+                let mut session_info: CK_SESSION_INFO = std::mem::zeroed();
+                assert_eq!(
+                    (f.C_GetSessionInfo.unwrap())(poller.handle(), &mut session_info),
+                    CKR_OK
+                );
+            }
+            slowest = slowest.max(started.elapsed());
+            polls += 1;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        worker.join().unwrap()
+    });
+    eprintln!("3 slow signatures took {signing_time:?}; {polls} polls, slowest {slowest:?}");
+    assert!(
+        signing_time >= std::time::Duration::from_millis(1200),
+        "card delay not in effect"
+    );
+    assert!(
+        slowest < std::time::Duration::from_millis(100),
+        "a poll waited for the card: {slowest:?}"
+    );
+    pkcs11.finalize().unwrap();
+}
