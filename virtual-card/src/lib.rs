@@ -9,4 +9,6 @@
 //! - `set_delays(Delays)`  per-command delays to model a real card
 //! - `personalise::create(&CreateOptions) -> CardImage`, `CardImage` persisted by `store`
 
+mod certgen;
 pub mod image;
+pub mod personalise;
