@@ -47,7 +47,7 @@ pub const NATIONAL_ID: &str = "12345678950";
 pub const MAX_SERIAL_LEN: usize = 12;
 
 /// What to put on a new card.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CreateOptions {
     /// 1..=8 keys; key n gets key reference n.
     pub keys: Vec<KeyAlgorithm>,
@@ -59,6 +59,20 @@ pub struct CreateOptions {
     pub user_consent: bool,
     /// Folder keeping a reusable test CA; `None`: a fresh CA for this card only.
     pub ca_dir: Option<PathBuf>,
+}
+
+/// PIN and PUK are never printed.
+impl fmt::Debug for CreateOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateOptions")
+            .field("keys", &self.keys)
+            .field("pin", &"<redacted>")
+            .field("puk", &"<redacted>")
+            .field("serial", &self.serial)
+            .field("user_consent", &self.user_consent)
+            .field("ca_dir", &self.ca_dir)
+            .finish()
+    }
 }
 
 impl Default for CreateOptions {

@@ -438,7 +438,12 @@ fn invalid_options_are_refused() {
         with(|o| o.serial = Some(vec![])),
         PersonaliseError::InvalidSerial(0)
     ));
-    // The error text never carries the PIN.
+    // Neither the error text nor the options' Debug carry the PIN.
+    let shown = format!("{:?}", CreateOptions::default());
+    assert!(
+        !shown.contains("123456") && !shown.contains("12345678"),
+        "{shown}"
+    );
     let o = CreateOptions {
         pin: Zeroizing::new("98765x".into()),
         ..Default::default()
