@@ -507,3 +507,94 @@ fn openssl_parses_every_pkcs15_record() {
     assert!(dumps.contains("12345678950NES1"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sends one APDU; returns (data, SW).
+fn send(card: &crate::VirtualCard, apdu: &[u8]) -> (Vec<u8>, u16) {
+    let mut response = card.transmit(apdu);
+    assert!(response.len() >= 2, "short response to {apdu:02X?}");
+    let sw = u16::from_be_bytes([response[response.len() - 2], response[response.len() - 1]]);
+    response.truncate(response.len() - 2);
+    (response, sw)
+}
+
+/// Reads the current EF completely in short READ BINARY steps.
+fn read_current_ef(card: &crate::VirtualCard, len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < len {
+        let offset = u16::try_from(out.len()).unwrap().to_be_bytes();
+        let want = (len - out.len()).min(255) as u8;
+        let (data, sw) = send(card, &[0x00, 0xB0, offset[0], offset[1], want]);
+        assert_eq!(sw, 0x9000);
+        assert!(!data.is_empty());
+        out.extend(data);
+    }
+    out
+}
+
+fn select_path(card: &crate::VirtualCard, path: &p15::Path) {
+    let fids = path.absolute_fids(&[MF, DF_PKCS15]).unwrap();
+    let mut apdu = vec![0x00, 0xA4, 0x08, 0x0C, ((fids.len() - 1) * 2) as u8];
+    apdu.extend(fids[1..].iter().flat_map(|f| f.to_be_bytes()));
+    assert_eq!(send(card, &apdu).1, 0x9000, "select {path:?}");
+}
+
+#[test]
+fn card_runtime_serves_the_personalised_image() {
+    use p384::ecdsa::signature::hazmat::PrehashVerifier;
+    // The image goes through the card file store and the APDU runtime: the module's
+    // view of it (PKCS#15 over APDUs) must match, and the EC key must sign for its cert.
+    let options = CreateOptions {
+        keys: vec![KeyAlgorithm::Rsa2048, KeyAlgorithm::P384],
+        ..Default::default()
+    };
+    let dir = temp_dir("runtime");
+    let path = dir.join("card.vcard");
+    crate::VirtualCard::from_image(create(&options).unwrap(), Some(path.clone())).unwrap();
+    let card = crate::VirtualCard::open(&path).unwrap();
+
+    let mut select_aid = vec![0x00, 0xA4, 0x04, 0x0C, PKCS15_AID.len() as u8];
+    select_aid.extend(PKCS15_AID);
+    assert_eq!(send(&card, &select_aid).1, 0x9000);
+    // ODF by SFI 11 (READ BINARY P1 = 80 | SFI).
+    let (odf_data, sw) = send(&card, &[0x00, 0xB0, 0x80 | 0x11, 0x00, 0x00]);
+    assert!(sw == 0x9000 || sw == 0x6282, "{sw:04X}");
+    let odf = p15::parse_odf(&odf_data).unwrap();
+    let cdf_path = p15::odf_path(&odf, p15::OdfKind::Certificates).unwrap();
+    select_path(&card, cdf_path);
+    let cdf = p15::parse_cdf(&read_current_ef(&card, cdf_path.length.unwrap() as usize)).unwrap();
+    let prkdf_path = p15::odf_path(&odf, p15::OdfKind::PrivateKeys).unwrap();
+    select_path(&card, prkdf_path);
+    let prkdf =
+        p15::parse_prkdf(&read_current_ef(&card, prkdf_path.length.unwrap() as usize)).unwrap();
+    let ec_key = prkdf
+        .iter()
+        .find(|k| matches!(k.kind, p15::KeyKind::Ec { .. }))
+        .unwrap();
+    let ec_cert = cdf.iter().find(|c| c.id == ec_key.key.id).unwrap();
+    let cert_path = ec_cert.value.path().unwrap();
+    select_path(&card, cert_path);
+    let cert_der = read_current_ef(&card, cert_path.length.unwrap() as usize);
+    let cert = x509_cert::Certificate::from_der(&cert_der).unwrap();
+    let point = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes();
+    let verifying_key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
+
+    assert_eq!(send(&card, b"\x00\x20\x00\x81\x06123456").1, 0x9000);
+    let key_ref = ec_key.key.key_reference.unwrap() as u8;
+    let mse = [
+        0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x30, 0x84, 0x01, key_ref,
+    ];
+    assert_eq!(send(&card, &mse).1, 0x9000);
+    let digest = sha2::Sha384::digest(b"e-imza");
+    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, digest.len() as u8];
+    pso.extend_from_slice(&digest);
+    pso.push(0x00);
+    let (signature, sw) = send(&card, &pso);
+    assert_eq!(sw, 0x9000);
+    let signature = p384::ecdsa::Signature::from_slice(&signature).unwrap();
+    verifying_key.verify_prehash(&digest, &signature).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
