@@ -35,7 +35,11 @@ pub unsafe extern "C" fn C_GetAttributeValue(
                         let needed = value.len() as CK_ULONG;
                         if attribute.pValue.is_null() {
                             attribute.ulValueLen = needed;
-                        } else if attribute.ulValueLen >= needed {
+                        } else if attribute.ulValueLen >= needed
+                            // A template reused after an error still says
+                            // CK_UNAVAILABLE_INFORMATION: no buffer is that big.
+                            && to_usize(attribute.ulValueLen).is_ok()
+                        {
                             std::ptr::copy_nonoverlapping(
                                 value.as_ptr(),
                                 attribute.pValue as *mut u8,

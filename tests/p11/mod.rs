@@ -146,3 +146,34 @@ pub fn raw_attribute(
     }
     (rv, len, buf)
 }
+
+/// Raw C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal with any template.
+pub fn raw_find(
+    session: CK_SESSION_HANDLE,
+    template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+) -> Vec<CK_OBJECT_HANDLE> {
+    let f = functions();
+    let mut attrs: Vec<CK_ATTRIBUTE> = template
+        .iter()
+        .map(|(t, v)| CK_ATTRIBUTE {
+            type_: *t,
+            pValue: v.as_ptr() as *mut _,
+            ulValueLen: v.len() as CK_ULONG,
+        })
+        .collect();
+    let mut out = vec![0; 64];
+    let mut count = 0;
+    unsafe {
+        assert_eq!(
+            (f.C_FindObjectsInit.unwrap())(session, attrs.as_mut_ptr(), attrs.len() as CK_ULONG),
+            CKR_OK
+        );
+        assert_eq!(
+            (f.C_FindObjects.unwrap())(session, out.as_mut_ptr(), 64, &mut count),
+            CKR_OK
+        );
+        assert_eq!((f.C_FindObjectsFinal.unwrap())(session), CKR_OK);
+    }
+    out.truncate(count as usize);
+    out
+}
