@@ -130,7 +130,9 @@ pub enum CardError {
     /// ATR or PKCS#15 application not ours.
     NotRecognized,
     /// VERIFY/CHANGE/RRC with a wrong value: tries left after this one.
-    PinIncorrect { tries_left: u8 },
+    PinIncorrect {
+        tries_left: u8,
+    },
     /// 6983/6984.
     PinBlocked,
     /// 6982: the card says the PIN is not verified (logged out under us).
