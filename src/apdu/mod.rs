@@ -182,29 +182,26 @@ impl Response {
 
     /// `61xx`: xx more bytes wait for GET RESPONSE (00 means 256).
     pub fn bytes_remaining(&self) -> Option<usize> {
-        (self.sw1 == 0x61).then(|| {
-            if self.sw2 == 0 {
-                256
-            } else {
-                self.sw2 as usize
-            }
-        })
+        (self.sw1 == 0x61).then_some(count_byte(self.sw2))
     }
 
     /// `6Cxx`: wrong Le, xx is the exact length (00 means 256).
     pub fn exact_le(&self) -> Option<usize> {
-        (self.sw1 == 0x6C).then(|| {
-            if self.sw2 == 0 {
-                256
-            } else {
-                self.sw2 as usize
-            }
-        })
+        (self.sw1 == 0x6C).then_some(count_byte(self.sw2))
     }
 
     /// `63Cx`: x tries left.
     pub fn tries_left(&self) -> Option<u8> {
         (self.sw1 == 0x63 && self.sw2 & 0xF0 == 0xC0).then_some(self.sw2 & 0x0F)
+    }
+}
+
+/// A length in SW2, where 00 means 256.
+fn count_byte(b: u8) -> usize {
+    if b == 0 {
+        256
+    } else {
+        b as usize
     }
 }
 
