@@ -27,6 +27,12 @@ pub trait SoftCard: Send + Sync {
     fn reset_count(&self) -> u64;
     /// Monotonic count of insertions (so a swap between two polls is seen).
     fn insertion_count(&self) -> u64;
+    /// Some security status (a verified PIN/PUK) is set on the card. Lets a channel
+    /// notice that another user of the card reset it or logged out between two of its
+    /// transactions, even without a reset counter.
+    fn has_security_state(&self) -> bool {
+        false
+    }
 }
 
 /// Transaction lock shared by every connection to one software card.
@@ -129,6 +135,7 @@ impl Reader for SoftwareReader {
             resets: card.reset_count(),
             atr: card.atr(),
             in_transaction: false,
+            secured_at_end: card.has_security_state(),
         }))
     }
 }
@@ -143,6 +150,8 @@ pub struct SoftwareChannel {
     resets: u64,
     atr: Vec<u8>,
     in_transaction: bool,
+    /// Security status was set when our last transaction ended.
+    secured_at_end: bool,
 }
 
 impl SoftwareChannel {
@@ -170,7 +179,10 @@ impl CardChannel for SoftwareChannel {
         }
         self.card.note_transaction();
         let resets = self.card.reset_count();
-        let reset_seen = resets != self.resets;
+        // Security status gone since our last transaction: someone reset the card or
+        // logged it out; either way our login is lost, exactly what a reset means here.
+        let security_lost = self.secured_at_end && !self.card.has_security_state();
+        let reset_seen = resets != self.resets || security_lost;
         self.resets = resets;
         if reset_seen {
             self.atr = self.card.atr();
@@ -180,6 +192,7 @@ impl CardChannel for SoftwareChannel {
 
     fn end(&mut self) {
         if self.in_transaction {
+            self.secured_at_end = self.card.has_security_state();
             self.in_transaction = false;
             self.lock.release();
         }
@@ -214,6 +227,7 @@ impl Drop for SoftwareChannel {
 pub const ENV_VAR: &str = "EIMZA_VIRTUAL_CARD";
 
 /// One reader per file in `EIMZA_VIRTUAL_CARD` (':'-separated); empty entries skipped.
+/// A file that cannot be opened gives an empty slot.
 pub fn readers_from_env() -> Vec<Arc<SoftwareReader>> {
     let Some(value) = std::env::var_os(ENV_VAR) else {
         return Vec::new();
@@ -224,18 +238,98 @@ pub fn readers_from_env() -> Vec<Arc<SoftwareReader>> {
         .filter(|p| !p.is_empty())
         .enumerate()
         .map(|(i, path)| {
+            let card = software_card(path).map(|c| c as Arc<dyn SoftCard>);
             Arc::new(SoftwareReader::new(
                 format!("eimza software card {i}"),
-                open_card(path),
+                card,
             ))
         })
         .collect()
 }
 
-/// Open a card file; `None` (an empty slot) when it cannot be opened.
-fn open_card(path: &str) -> Option<Arc<dyn SoftCard>> {
-    let _ = path;
-    None
+/// Cards opened by this process, by file: a card file has one owner per process, and a
+/// module initialised again (C_Finalize, C_Initialize) finds the same card object.
+static OPENED: Mutex<Vec<(String, Arc<VirtualSoftCard>)>> = Mutex::new(Vec::new());
+
+/// The software card of `path` (opened on first use); `None` if it cannot be opened.
+/// Tests use it to remove, insert or reset the card under a running module.
+pub fn software_card(path: &str) -> Option<Arc<VirtualSoftCard>> {
+    let mut opened = OPENED.lock();
+    if let Some((_, card)) = opened.iter().find(|(p, _)| p == path) {
+        return Some(card.clone());
+    }
+    let card = Arc::new(VirtualSoftCard::new(
+        virtual_card::VirtualCard::open(path).ok()?,
+    ));
+    opened.push((path.to_owned(), card.clone()));
+    Some(card)
+}
+
+/// A `virtual_card::VirtualCard` in a reader: the reader powers a newly inserted card
+/// (as pcscd does) and counts insertions and the resets made through it.
+pub struct VirtualSoftCard {
+    card: virtual_card::VirtualCard,
+    counters: Mutex<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    insertions: u64,
+    resets: u64,
+}
+
+impl VirtualSoftCard {
+    pub fn new(card: virtual_card::VirtualCard) -> Self {
+        VirtualSoftCard {
+            card,
+            counters: Mutex::new(Counters::default()),
+        }
+    }
+
+    /// The card itself (remove/insert/stats/...).
+    pub fn card(&self) -> &virtual_card::VirtualCard {
+        &self.card
+    }
+
+    /// A present but unpowered card was just inserted (or powered off by someone):
+    /// power it like a reader would; its state is new, so count an insertion.
+    fn settle(&self) -> parking_lot::MutexGuard<'_, Counters> {
+        let mut counters = self.counters.lock();
+        if self.card.is_present() && !self.card.is_powered() {
+            self.card.power_on();
+            counters.insertions += 1;
+        }
+        counters
+    }
+}
+
+impl SoftCard for VirtualSoftCard {
+    fn transmit(&self, apdu: &[u8]) -> Vec<u8> {
+        self.card.transmit(apdu)
+    }
+    fn reset(&self) {
+        let mut counters = self.settle();
+        self.card.reset();
+        counters.resets += 1;
+    }
+    fn is_present(&self) -> bool {
+        self.card.is_present()
+    }
+    fn atr(&self) -> Vec<u8> {
+        self.card.atr()
+    }
+    fn note_transaction(&self) {
+        self.card.note_transaction();
+    }
+    fn reset_count(&self) -> u64 {
+        self.settle().resets
+    }
+    fn insertion_count(&self) -> u64 {
+        self.settle().insertions
+    }
+    fn has_security_state(&self) -> bool {
+        self.card.is_verified(0x81) || self.card.is_verified(0x82)
+    }
 }
 
 #[cfg(test)]
