@@ -6,8 +6,10 @@
 
 mod common;
 
-use common::{ec_keys, image};
-use eimza_pkcs11::card::{Card, CardError, PinStatus, PublicKey, SignAlgorithm, TokenData};
+use common::{ec_keys, image, rsa_key};
+use eimza_pkcs11::card::{
+    Card, CardError, HashAlg, PinStatus, PublicKey, SignAlgorithm, TokenData,
+};
 use eimza_pkcs11::reader::software::{SoftCard, SoftwareReader, VirtualSoftCard};
 use eimza_pkcs11::reader::{Reader, ReaderError};
 use std::sync::Arc;
@@ -255,4 +257,70 @@ fn random_from_the_card() {
     let b = card.get_challenge(300).expect("random");
     assert_eq!(a.len(), 300);
     assert_ne!(a.to_vec(), b.to_vec());
+}
+
+#[test]
+fn rsa_signatures_verify_for_every_algorithm() {
+    use rsa::{Pkcs1v15Sign, Pss};
+    use sha2::Digest;
+    let (key, private) = rsa_key(3);
+    let card = VirtualCard::from_image(image(&[key]), None).expect("card");
+    let soft = Arc::new(VirtualSoftCard::new(card));
+    let reader = SoftwareReader::new("rsa".into(), Some(soft.clone() as Arc<dyn SoftCard>));
+    let mut card = Card::new(reader.connect().expect("connect"));
+    let t = card.bind().expect("bind");
+    let k = &t.keys[0];
+    assert_eq!(k.bits, 3072);
+    let PublicKey::Rsa { modulus, exponent } = &k.public else {
+        panic!("RSA key expected");
+    };
+    assert_eq!(modulus.len(), 384);
+    assert_ne!(modulus[0], 0);
+    assert_eq!(exponent, &[0x01, 0x00, 0x01]);
+    let public = private.to_public_key();
+    card.verify(&t.user_pin, b"123456").expect("login");
+
+    // PKCS#1 v1.5 over a SHA-256 DigestInfo.
+    let message = b"e-imza";
+    let hash = sha2::Sha256::digest(message);
+    let mut digest_info = vec![
+        0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    digest_info.extend_from_slice(&hash);
+    let sig = card
+        .sign(k.key_ref, SignAlgorithm::RsaPkcs1, &digest_info, None)
+        .expect("PKCS#1 sign");
+    assert_eq!(sig.len(), 384);
+    public
+        .verify(Pkcs1v15Sign::new::<sha2::Sha256>(), &hash, &sig)
+        .expect("PKCS#1 v1.5 signature valid");
+
+    // PSS with each hash.
+    let cases: [(HashAlg, Vec<u8>); 5] = [
+        (HashAlg::Sha1, sha1::Sha1::digest(message).to_vec()),
+        (HashAlg::Sha224, sha2::Sha224::digest(message).to_vec()),
+        (HashAlg::Sha256, sha2::Sha256::digest(message).to_vec()),
+        (HashAlg::Sha384, sha2::Sha384::digest(message).to_vec()),
+        (HashAlg::Sha512, sha2::Sha512::digest(message).to_vec()),
+    ];
+    for (alg, hash) in cases {
+        let sig = card
+            .sign(k.key_ref, SignAlgorithm::RsaPss(alg), &hash, None)
+            .expect("PSS sign");
+        assert_eq!(sig.len(), 384);
+        let verified = match alg {
+            HashAlg::Sha1 => public.verify(Pss::<sha1::Sha1>::new(), &hash, &sig),
+            HashAlg::Sha224 => public.verify(Pss::<sha2::Sha224>::new(), &hash, &sig),
+            HashAlg::Sha256 => public.verify(Pss::<sha2::Sha256>::new(), &hash, &sig),
+            HashAlg::Sha384 => public.verify(Pss::<sha2::Sha384>::new(), &hash, &sig),
+            HashAlg::Sha512 => public.verify(Pss::<sha2::Sha512>::new(), &hash, &sig),
+        };
+        verified.unwrap_or_else(|e| panic!("PSS {alg:?} signature invalid: {e}"));
+    }
+    // ECDSA with an RSA key: refused at MSE.
+    assert_eq!(
+        card.sign(k.key_ref, SignAlgorithm::Ecdsa, &[1; 32], None),
+        Err(CardError::DataInvalid)
+    );
 }

@@ -31,8 +31,7 @@ pub struct Key {
     pub algorithm: KeyAlgorithm,
     pub pkcs8: Vec<u8>,
     pub spki: Vec<u8>,
-    pub curve: p15::ObjectIdentifier,
-    pub bits: u32,
+    pub kind: p15::KeyKind,
 }
 
 pub fn ec_keys() -> Vec<Key> {
@@ -49,8 +48,10 @@ pub fn ec_keys() -> Vec<Key> {
                 .expect("spki")
                 .as_bytes()
                 .to_vec(),
-            curve: p15::curves::P256,
-            bits: 256,
+            kind: p15::KeyKind::Ec {
+                field_size: Some(256),
+                curve: Some(p15::curves::P256),
+            },
         },
         Key {
             key_ref: 2,
@@ -62,10 +63,34 @@ pub fn ec_keys() -> Vec<Key> {
                 .expect("spki")
                 .as_bytes()
                 .to_vec(),
-            curve: p15::curves::P384,
-            bits: 384,
+            kind: p15::KeyKind::Ec {
+                field_size: Some(384),
+                curve: Some(p15::curves::P384),
+            },
         },
     ]
+}
+
+/// A fresh RSA-3072 key (the rsa crate's default size), from the OS RNG.
+pub fn rsa_key(key_ref: u8) -> (Key, rsa::PrivateKey) {
+    use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _};
+    use rsa::Generate;
+    let key = rsa::PrivateKey::generate();
+    let public = key.to_public_key();
+    let k = Key {
+        key_ref,
+        algorithm: KeyAlgorithm::Rsa3072,
+        pkcs8: key.to_pkcs8_der().expect("pkcs8").as_bytes().to_vec(),
+        spki: public
+            .to_public_key_der()
+            .expect("spki")
+            .as_bytes()
+            .to_vec(),
+        kind: p15::KeyKind::Rsa {
+            modulus_length: 3072,
+        },
+    };
+    (k, key)
 }
 
 pub fn image(keys: &[Key]) -> CardImage {
@@ -122,10 +147,7 @@ pub fn image(keys: &[Key]) -> CardImage {
             access_flags: p15::key_access::SENSITIVE,
             key_reference: Some(u32::from(k.key_ref)),
         };
-        let kind = p15::KeyKind::Ec {
-            field_size: Some(k.bits),
-            curve: Some(k.curve),
-        };
+        let kind = k.kind.clone();
         let label = format!("12345678950NES{}", k.key_ref - 1);
         prk.push(p15::PrivateKeyObject {
             common: p15::CommonObjectAttributes {
