@@ -1,0 +1,602 @@
+//! eimza-bench: measures any PKCS#11 module through its C ABI, or the raw APDU floor
+//! of the eimza card profile through PC/SC, and prints a table plus `BENCH` lines
+//! (`BENCH <target> <metric> <value> <unit>`) that scripts/bench.sh collects.
+//!
+//! Module mode:  eimza-bench --module LIB [--token-label L] [--pin P] [--name N]
+//!               [--iterations N] [--threads 1,2,4,8] [--per-thread N] [--quick]
+//! Raw mode:     eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--iterations N]
+//!               sends VERIFY once, then per "signature" one PC/SC transaction with
+//!               MSE SET DST + PSO COMPUTE DIGITAL SIGNATURE — exactly the APDUs the
+//!               module sends for CKM_SHA256_RSA_PKCS on key 1 — with no module at all.
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Args {
+    module: Option<PathBuf>,
+    raw_reader: Option<String>,
+    token_label: Option<String>,
+    pin: String,
+    name: String,
+    iterations: usize,
+    threads: Vec<usize>,
+    per_thread: usize,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: eimza-bench --module LIB [--token-label L] [--pin P] [--name N] [--iterations N]\n\
+         \x20                  [--threads 1,2,4,8] [--per-thread N] [--quick]\n\
+         \x20      eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--name N] [--iterations N]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        module: None,
+        raw_reader: None,
+        token_label: None,
+        pin: "123456".into(),
+        name: String::new(),
+        iterations: 50,
+        threads: vec![1, 2, 4, 8],
+        per_thread: 100,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--module" => args.module = Some(value().into()),
+            "--raw-pcsc" => args.raw_reader = Some(value()),
+            "--token-label" => args.token_label = Some(value()),
+            "--pin" => args.pin = value(),
+            "--name" => args.name = value(),
+            "--iterations" => args.iterations = value().parse().unwrap_or_else(|_| usage()),
+            "--per-thread" => args.per_thread = value().parse().unwrap_or_else(|_| usage()),
+            "--threads" => {
+                args.threads = value()
+                    .split(',')
+                    .map(|t| t.parse().unwrap_or_else(|_| usage()))
+                    .collect()
+            }
+            "--quick" => {
+                args.iterations = 5;
+                args.per_thread = 5;
+                args.threads = vec![1, 4];
+            }
+            _ => usage(),
+        }
+    }
+    if args.module.is_none() == args.raw_reader.is_none() {
+        usage()
+    }
+    if args.name.is_empty() {
+        args.name = args
+            .module
+            .as_ref()
+            .and_then(|m| m.file_stem())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "raw-pcsc".into());
+    }
+    args
+}
+
+/// Prints one measurement as a table row and as a machine-readable line.
+struct Report {
+    name: String,
+}
+
+impl Report {
+    fn row(&self, metric: &str, value: f64, unit: &str) {
+        println!("  {metric:<44} {value:>12.3} {unit}");
+        println!("BENCH {} {metric} {value:.3} {unit}", self.name);
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    samples.sort_unstable();
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[idx.min(samples.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Resident set size and its peak, in KiB, from /proc/self/status.
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+fn main() {
+    let args = parse_args();
+    let report = Report {
+        name: args.name.clone(),
+    };
+    println!("== {}", args.name);
+    let result = match (&args.module, &args.raw_reader) {
+        (Some(module), _) => bench_module(&args, module, &report),
+        (_, Some(reader)) => bench_raw(&args, reader, &report),
+        _ => unreachable!("checked in parse_args"),
+    };
+    if let Err(e) = result {
+        eprintln!("eimza-bench: {}: {e}", args.name);
+        std::process::exit(1);
+    }
+}
+
+type BenchResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A signing key on the token and the mechanisms to measure with it.
+struct KeyUnderTest {
+    label: String,
+    handle: ObjectHandle,
+    mechanisms: Vec<(Mech, Vec<u8>)>,
+}
+
+/// The measured mechanisms (cryptoki's `Mechanism` is not `Send`, so threads rebuild it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mech {
+    Sha256RsaPkcs,
+    Sha256RsaPkcsPss,
+    RsaPkcs,
+    EcdsaSha256,
+    Ecdsa,
+}
+
+impl Mech {
+    fn mechanism(self) -> Mechanism<'static> {
+        match self {
+            Mech::Sha256RsaPkcs => Mechanism::Sha256RsaPkcs,
+            Mech::Sha256RsaPkcsPss => Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                hash_alg: MechanismType::SHA256,
+                mgf: PkcsMgfType::MGF1_SHA256,
+                s_len: 32.into(),
+            }),
+            Mech::RsaPkcs => Mechanism::RsaPkcs,
+            Mech::EcdsaSha256 => Mechanism::EcdsaSha256,
+            Mech::Ecdsa => Mechanism::Ecdsa,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mech::Sha256RsaPkcs => "CKM_SHA256_RSA_PKCS",
+            Mech::Sha256RsaPkcsPss => "CKM_SHA256_RSA_PKCS_PSS",
+            Mech::RsaPkcs => "CKM_RSA_PKCS",
+            Mech::EcdsaSha256 => "CKM_ECDSA_SHA256",
+            Mech::Ecdsa => "CKM_ECDSA",
+        }
+    }
+}
+
+const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+fn mechanisms_for(key_type: KeyType, supported: &[MechanismType]) -> Vec<(Mech, Vec<u8>)> {
+    let message = b"eimza-bench: the document to sign".repeat(30);
+    let hash = [0x5au8; 32];
+    let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
+    digest_info.extend_from_slice(&hash);
+    let candidates = if key_type == KeyType::RSA {
+        vec![
+            (Mech::Sha256RsaPkcs, message.clone()),
+            (Mech::Sha256RsaPkcsPss, message),
+            (Mech::RsaPkcs, digest_info),
+        ]
+    } else {
+        vec![(Mech::EcdsaSha256, message), (Mech::Ecdsa, hash.to_vec())]
+    };
+    candidates
+        .into_iter()
+        .filter(|(m, _)| supported.contains(&m.mechanism().mechanism_type()))
+        .collect()
+}
+
+fn find_slot(ctx: &Pkcs11, label: Option<&str>) -> Result<Slot, Box<dyn std::error::Error>> {
+    for slot in ctx.get_slots_with_token()? {
+        let info = match ctx.get_token_info(slot) {
+            Ok(info) => info,
+            Err(_) => continue,
+        };
+        if label.is_none_or(|l| info.label().trim_end() == l) {
+            return Ok(slot);
+        }
+    }
+    Err("no token found (check --token-label)".into())
+}
+
+/// Token bind as an application does it: every object and the attributes NSS reads.
+fn read_all_objects(session: &Session) -> Result<usize, cryptoki::error::Error> {
+    let objects = session.find_objects(&[])?;
+    for &object in &objects {
+        let class = session.get_attributes(object, &[AttributeType::Class])?;
+        let mut wanted = vec![AttributeType::Label, AttributeType::Id];
+        match class.first() {
+            Some(Attribute::Class(ObjectClass::CERTIFICATE)) => wanted.extend([
+                AttributeType::Value,
+                AttributeType::Subject,
+                AttributeType::Issuer,
+                AttributeType::SerialNumber,
+            ]),
+            Some(Attribute::Class(ObjectClass::PUBLIC_KEY)) => wanted.extend([
+                AttributeType::KeyType,
+                AttributeType::Modulus,
+                AttributeType::EcPoint,
+            ]),
+            _ => wanted.push(AttributeType::KeyType),
+        }
+        session.get_attributes(object, &wanted)?;
+    }
+    Ok(objects.len())
+}
+
+fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
+    let (rss_start, _) = memory_kib();
+    let (ctx, load) = time(|| -> Result<Pkcs11, cryptoki::error::Error> {
+        let ctx = Pkcs11::new(module)?;
+        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+        Ok(ctx)
+    });
+    let ctx = ctx?;
+    report.row("load + C_Initialize", ms(load), "ms");
+
+    let mut samples: Vec<Duration> = (0..200)
+        .map(|_| time(|| ctx.get_slots_with_token()).1)
+        .collect();
+    report.row(
+        "C_GetSlotList median",
+        us(percentile(&mut samples, 0.5)),
+        "us",
+    );
+
+    let (rss_before_bind, _) = memory_kib();
+    let (bound, bind) = time(|| -> Result<(Slot, usize), Box<dyn std::error::Error>> {
+        let slot = find_slot(&ctx, args.token_label.as_deref())?;
+        let session = ctx.open_ro_session(slot)?;
+        let n = read_all_objects(&session)?;
+        Ok((slot, n))
+    });
+    let (slot, objects) = bound?;
+    let (rss_after_bind, _) = memory_kib();
+    report.row("token bind (token info + read all objects)", ms(bind), "ms");
+    report.row("objects before login", objects as f64, "objects");
+    report.row(
+        "RSS growth: load + bind",
+        (rss_after_bind.saturating_sub(rss_start)) as f64 / 1024.0,
+        "MiB",
+    );
+    report.row(
+        "RSS growth: bind only",
+        (rss_after_bind.saturating_sub(rss_before_bind)) as f64 / 1024.0,
+        "MiB",
+    );
+
+    let session = ctx.open_rw_session(slot)?;
+    for (metric, f) in [
+        ("C_GetSlotInfo median (idle)", 0),
+        ("C_GetTokenInfo median (idle)", 1),
+        ("C_GetSessionInfo median (idle)", 2),
+    ] {
+        let mut samples: Vec<Duration> = (0..500)
+            .map(|_| time(|| polled_call(&ctx, slot, &session, f)).1)
+            .collect();
+        report.row(metric, us(percentile(&mut samples, 0.5)), "us");
+    }
+
+    let pin = AuthPin::new(args.pin.clone().into());
+    let (login, login_time) = time(|| session.login(UserType::User, Some(&pin)));
+    login?;
+    report.row("C_Login", ms(login_time), "ms");
+
+    let supported = ctx.get_mechanism_list(slot)?;
+    let keys = signing_keys(&session, &supported)?;
+    if keys.is_empty() {
+        return Err("no private key with a measurable mechanism".into());
+    }
+    for key in &keys {
+        for (mech, data) in &key.mechanisms {
+            let (mech_name, mechanism) = (mech.name(), mech.mechanism());
+            let mut samples = Vec::with_capacity(args.iterations);
+            for _ in 0..args.iterations {
+                let (sig, elapsed) = time(|| session.sign(&mechanism, key.handle, data));
+                sig?;
+                samples.push(elapsed);
+            }
+            let median = percentile(&mut samples, 0.5);
+            let p99 = percentile(&mut samples, 0.99);
+            report.row(
+                &format!("C_Sign {} {mech_name} median", key.label),
+                ms(median),
+                "ms",
+            );
+            report.row(
+                &format!("C_Sign {} {mech_name} p99", key.label),
+                ms(p99),
+                "ms",
+            );
+        }
+    }
+
+    let first = &keys[0];
+    let (mech, data) = &first.mechanisms[0];
+    let mech_name = mech.name();
+    polled_under_load(&ctx, slot, first.handle, *mech, data, report)?;
+
+    let mut single_rate = None;
+    for &threads in &args.threads {
+        let (errors, rate) = threaded_signing(
+            &ctx,
+            slot,
+            first.handle,
+            *mech,
+            data,
+            threads,
+            args.per_thread,
+        );
+        report.row(
+            &format!(
+                "{threads} threads x {} {mech_name}: errors",
+                args.per_thread
+            ),
+            errors as f64,
+            "errors",
+        );
+        report.row(
+            &format!(
+                "{threads} threads x {} {mech_name}: throughput",
+                args.per_thread
+            ),
+            rate,
+            "sig/s",
+        );
+        match single_rate {
+            None => single_rate = Some(rate),
+            Some(one) if one > 0.0 => report.row(
+                &format!("{threads} threads throughput / 1 thread"),
+                rate / one,
+                "x",
+            ),
+            Some(_) => {}
+        }
+    }
+
+    let (_, peak) = memory_kib();
+    report.row("peak RSS (VmHWM)", peak as f64 / 1024.0, "MiB");
+    drop(session);
+    ctx.finalize()?;
+    Ok(())
+}
+
+fn polled_call(ctx: &Pkcs11, slot: Slot, session: &Session, which: u8) -> bool {
+    match which {
+        0 => ctx.get_slot_info(slot).is_ok(),
+        1 => ctx.get_token_info(slot).is_ok(),
+        _ => session.get_session_info().is_ok(),
+    }
+}
+
+fn signing_keys(
+    session: &Session,
+    supported: &[MechanismType],
+) -> Result<Vec<KeyUnderTest>, cryptoki::error::Error> {
+    let mut keys = Vec::new();
+    for handle in session.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])? {
+        let attrs =
+            session.get_attributes(handle, &[AttributeType::Label, AttributeType::KeyType])?;
+        let mut label = String::new();
+        let mut key_type = None;
+        for a in attrs {
+            match a {
+                Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
+                Attribute::KeyType(t) => key_type = Some(t),
+                _ => {}
+            }
+        }
+        let Some(key_type) = key_type else { continue };
+        let mechanisms = mechanisms_for(key_type, supported);
+        if !mechanisms.is_empty() {
+            keys.push(KeyUnderTest {
+                label,
+                handle,
+                mechanisms,
+            });
+        }
+    }
+    Ok(keys)
+}
+
+/// Polled calls from this thread while another thread signs continuously: a module that
+/// holds a lock across card I/O shows the card's signing time here.
+fn polled_under_load(
+    ctx: &Pkcs11,
+    slot: Slot,
+    key: ObjectHandle,
+    mech: Mech,
+    data: &[u8],
+    report: &Report,
+) -> BenchResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let signatures = Arc::new(AtomicUsize::new(0));
+    let signer = {
+        let (ctx, stop, signatures, data) =
+            (ctx.clone(), stop.clone(), signatures.clone(), data.to_vec());
+        std::thread::spawn(move || -> Result<(), cryptoki::error::Error> {
+            let mechanism = mech.mechanism();
+            let session = ctx.open_ro_session(slot)?;
+            while !stop.load(Ordering::Relaxed) {
+                session.sign(&mechanism, key, &data)?;
+                signatures.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    };
+    let session = ctx.open_ro_session(slot)?;
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    while Instant::now() < deadline && !signer.is_finished() {
+        for (which, bucket) in samples.iter_mut().enumerate() {
+            bucket.push(time(|| polled_call(ctx, slot, &session, which as u8)).1);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    signer.join().map_err(|_| "signer thread panicked")??;
+    for (name, bucket) in ["C_GetSlotInfo", "C_GetTokenInfo", "C_GetSessionInfo"]
+        .iter()
+        .zip(samples.iter_mut())
+    {
+        report.row(
+            &format!("{name} during C_Sign p99"),
+            ms(percentile(bucket, 0.99)),
+            "ms",
+        );
+        report.row(
+            &format!("{name} during C_Sign max"),
+            ms(percentile(bucket, 1.0)),
+            "ms",
+        );
+    }
+    report.row(
+        "signatures made meanwhile",
+        signatures.load(Ordering::Relaxed) as f64,
+        "sigs",
+    );
+    Ok(())
+}
+
+/// `threads` threads, each with its own session, each making `per_thread` signatures.
+/// Returns (errors, signatures per second).
+fn threaded_signing(
+    ctx: &Pkcs11,
+    slot: Slot,
+    key: ObjectHandle,
+    mech: Mech,
+    data: &[u8],
+    threads: usize,
+    per_thread: usize,
+) -> (usize, f64) {
+    let errors = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (ctx, errors, data) = (ctx.clone(), errors.clone(), data.to_vec());
+            std::thread::spawn(move || {
+                let mechanism = mech.mechanism();
+                let session = match ctx.open_ro_session(slot) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        errors.fetch_add(per_thread, Ordering::Relaxed);
+                        return;
+                    }
+                };
+                for _ in 0..per_thread {
+                    if session.sign(&mechanism, key, &data).is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        if w.join().is_err() {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let total = threads * per_thread;
+    (
+        errors.load(Ordering::Relaxed),
+        total as f64 / elapsed.max(1e-9),
+    )
+}
+
+/// The transport floor: the module's signing APDUs sent straight through PC/SC.
+fn bench_raw(args: &Args, reader_substring: &str, report: &Report) -> BenchResult {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)?;
+    let mut names = vec![0u8; 4096];
+    let reader = ctx
+        .list_readers(&mut names)?
+        .find(|r| r.to_string_lossy().contains(reader_substring))
+        .map(|r| r.to_owned())
+        .ok_or("no such reader")?;
+    let mut card = ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)?;
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    let mut send =
+        |card: &pcsc::Card, apdu: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+            let resp = card.transmit(apdu, &mut buf)?.to_vec();
+            match resp.len().checked_sub(2).map(|n| (resp[n], resp[n + 1])) {
+                Some((0x90, 0x00)) => Ok(resp),
+                _ => Err(format!("card answered {resp:02X?} to {:02X?}", &apdu[..4]).into()),
+            }
+        };
+    let select = [
+        0x00, 0xA4, 0x04, 0x0C, 0x0C, 0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43, 0x53, 0x2D,
+        0x31, 0x35,
+    ];
+    send(&card, &select)?;
+    let mut verify = vec![0x00, 0x20, 0x00, 0x81, args.pin.len() as u8];
+    verify.extend_from_slice(args.pin.as_bytes());
+    send(&card, &verify)?;
+    let mse = [
+        0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x02, 0x84, 0x01, 0x01,
+    ];
+    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 0x00, 0x00, 51];
+    pso.extend_from_slice(&SHA256_DIGEST_INFO_PREFIX);
+    pso.extend_from_slice(&[0x5a; 32]);
+    pso.extend_from_slice(&[0x00, 0x00]);
+    let mut samples = Vec::with_capacity(args.iterations);
+    for _ in 0..args.iterations {
+        let start = Instant::now();
+        let tx = card.transaction()?;
+        send(&tx, &mse)?;
+        send(&tx, &pso)?;
+        tx.end(pcsc::Disposition::LeaveCard).map_err(|(_, e)| e)?;
+        samples.push(start.elapsed());
+    }
+    report.row(
+        "raw MSE+PSO (RSA PKCS#1, key 1) median",
+        ms(percentile(&mut samples, 0.5)),
+        "ms",
+    );
+    report.row(
+        "raw MSE+PSO (RSA PKCS#1, key 1) p99",
+        ms(percentile(&mut samples, 0.99)),
+        "ms",
+    );
+    Ok(())
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo and the tests need (idempotent; quick when
+# everything is there). Needs root or sudo. Used by scripts/demo.sh, scripts/test.sh, CI.
+set -euo pipefail
+
+packages=(
+  pkg-config libpcsclite-dev pcscd pcsc-tools vsmartcard-vpcd  # PC/SC stack + virtual reader
+  opensc                                                       # pkcs11-tool, opensc-tool
+  libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
+  openssl gcc                                                  # verifying signatures, C ABI test
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests (in-process software cards), then
+# the real-client scenarios (pkcs11-tool, OpenSC, ... through the in-process card and
+# through a real pcscd + vpcd). Installs what it needs first (scripts/deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+scripts/deps.sh
+cargo build --release --workspace --locked
+cargo test --workspace --locked
+
+passed=0; failed=0; failures=()
+for t in tests/clients/*.sh; do
+  [ -e "$t" ] || continue
+  echo "=== $t"
+  if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
+done
+for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "clients: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

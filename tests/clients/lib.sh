@@ -1,0 +1,48 @@
+# Shared by the client scenario scripts: paths, software cards, checks, and the two
+# transports (in-process software card; real pcscd + vpcd + eimza-vcard serve).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MODULE=${MODULE:-$ROOT/target/release/libeimza_pkcs11.so}
+VCARD_BIN=${VCARD_BIN:-$ROOT/target/release/eimza-vcard}
+WORK=$(mktemp -d /tmp/eimza-client.XXXXXX)
+PIN=123456
+PUK=12345678
+CHECKS_PASSED=0
+CHECKS_FAILED=0
+
+# check DESCRIPTION COMMAND... : runs the command, records pass/fail, never exits.
+check() {
+  local what=$1; shift
+  if "$@" >"$WORK/last.log" 2>&1; then
+    CHECKS_PASSED=$((CHECKS_PASSED + 1)); echo "  ok   $what"
+  else
+    CHECKS_FAILED=$((CHECKS_FAILED + 1)); echo "  FAIL $what"; sed 's/^/       | /' "$WORK/last.log" | tail -20
+  fi
+}
+
+# A fresh software card: make_card FILE SERIAL KEY...
+make_card() {
+  local file=$1 serial=$2; shift 2
+  local args=()
+  for k in "$@"; do args+=(--key "$k"); done
+  "$VCARD_BIN" create "$file" --serial "$serial" --ca-dir "$WORK/ca" "${args[@]}" >/dev/null
+}
+
+# Use software cards in process (no pcscd).
+use_inprocess() { export EIMZA_VIRTUAL_CARD="$*"; }
+
+# Use the real PC/SC stack: pcscd + vpcd, cards served into readers 0, 1.
+use_pcscd() {
+  unset EIMZA_VIRTUAL_CARD
+  # shellcheck source=../pcsc/harness.sh
+  source "$ROOT/tests/pcsc/harness.sh"
+  pcsc_start
+  local port=35963 f
+  for f in "$@"; do vcard_serve "$f" "$port"; port=$((port + 1)); done
+}
+
+finish() {
+  echo "$(basename "$0"): $CHECKS_PASSED passed, $CHECKS_FAILED failed"
+  rm -rf "$WORK"
+  [ "$CHECKS_FAILED" -eq 0 ]
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# OpenSC pkcs11-tool against the module: -L, -O, --sign with every mechanism (each
+# signature verified with openssl against the card's certificate), on an RSA-2048 +
+# P-384 card and an RSA-3072 + P-256 card, in process and through pcscd + vpcd.
+source "$(dirname "$0")/lib.sh"
+
+CARD_A=$WORK/a.card   # serial 0A0A0A0A0A0A0A0A: NES0 rsa2048, NES1 p384
+CARD_B=$WORK/b.card   # serial 0B0B0B0B0B0B0B0B: NES0 rsa3072, NES1 p256
+make_card "$CARD_A" 0A0A0A0A0A0A0A0A rsa2048 p384
+make_card "$CARD_B" 0B0B0B0B0B0B0B0B rsa3072 p256
+head -c 3000 /dev/urandom > "$WORK/data"
+openssl dgst -sha256 -binary "$WORK/data" > "$WORK/data.sha256"
+# DigestInfo(SHA-256) for raw CKM_RSA_PKCS
+{ printf '\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20'; cat "$WORK/data.sha256"; } > "$WORK/data.di"
+
+p11() { pkcs11-tool --module "$MODULE" "$@"; }
+
+# pubkey TOKEN LABEL -> $WORK/TOKEN-LABEL.pub.pem
+pubkey() {
+  p11 --token-label "$1" --read-object --type cert --label "$2" -o "$WORK/$1-$2.der" >/dev/null &&
+    openssl x509 -inform der -in "$WORK/$1-$2.der" -pubkey -noout > "$WORK/$1-$2.pub.pem"
+}
+
+sign() { # sign TOKEN LABEL MECH INPUT OUT [extra...]
+  local token=$1 label=$2 mech=$3 in=$4 out=$5; shift 5
+  p11 --token-label "$token" --login --pin "$PIN" --sign -m "$mech" --label "$label" -i "$in" -o "$out" "$@"
+}
+
+rsa_suite() { # rsa_suite TOKEN LABEL
+  local t=$1 l=$2 pub="$WORK/$1-$2.pub.pem" h sig
+  check "$t $l: read certificate" pubkey "$t" "$l"
+  for h in sha1 sha224 sha256 sha384 sha512; do
+    local H=${h^^}
+    sig=$WORK/sig-$t-$l-$h-pkcs
+    check "$t $l: $H-RSA-PKCS signs, openssl verifies" bash -c \
+      "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS' '$WORK/data' '$sig' &&
+       openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
+    sig=$WORK/sig-$t-$l-$h-pss
+    check "$t $l: $H-RSA-PKCS-PSS signs, openssl verifies" bash -c \
+      "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS-PSS' '$WORK/data' '$sig' &&
+       openssl dgst -$h -verify '$pub' -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -signature '$sig' '$WORK/data'"
+  done
+  sig=$WORK/sig-$t-$l-raw-pkcs
+  check "$t $l: RSA-PKCS (DigestInfo input) signs, openssl verifies" bash -c \
+    "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS '$WORK/data.di' '$sig' &&
+     openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256"
+  sig=$WORK/sig-$t-$l-raw-pss
+  check "$t $l: RSA-PKCS-PSS (hash input) signs, openssl verifies" bash -c \
+    "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS-PSS '$WORK/data.sha256' '$sig' --hash-algorithm SHA256 --mgf MGF1-SHA256 &&
+     openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest"
+}
+
+ec_suite() { # ec_suite TOKEN LABEL
+  local t=$1 l=$2 pub="$WORK/$1-$2.pub.pem" h sig
+  check "$t $l: read certificate" pubkey "$t" "$l"
+  for h in sha1 sha224 sha256 sha384 sha512; do
+    local H=${h^^}
+    sig=$WORK/sig-$t-$l-$h-ecdsa
+    check "$t $l: ECDSA-$H signs, openssl verifies" bash -c \
+      "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' 'ECDSA-$H' '$WORK/data' '$sig' -f openssl &&
+       openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
+  done
+  sig=$WORK/sig-$t-$l-raw-ecdsa
+  check "$t $l: ECDSA (hash input) signs, openssl verifies" bash -c \
+    "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' ECDSA '$WORK/data.sha256' '$sig' -f openssl &&
+     openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig'"
+}
+
+suite() {
+  local A=AKIS_0A0A0A0A0A0A0A0A B=AKIS_0B0B0B0B0B0B0B0B
+  check "-L lists both tokens" bash -c "pkcs11-tool --module '$MODULE' -L | tee /dev/stderr | grep -q '$A' && pkcs11-tool --module '$MODULE' -L | grep -q '$B'"
+  check "-O without login shows certificates and public keys, no private keys" bash -c \
+    "out=\$(pkcs11-tool --module '$MODULE' --token-label $A -O) && echo \"\$out\" &&
+     [ \$(grep -c '^Certificate Object' <<<\"\$out\") -ge 2 ] && [ \$(grep -c '^Public Key Object' <<<\"\$out\") -eq 2 ] &&
+     ! grep -q '^Private Key Object' <<<\"\$out\""
+  check "-O with login shows the private keys" bash -c \
+    "[ \$(pkcs11-tool --module '$MODULE' --token-label $A --login --pin $PIN -O | grep -c '^Private Key Object') -eq 2 ]"
+  rsa_suite $A 12345678950NES0
+  ec_suite $A 12345678950NES1
+  rsa_suite $B 12345678950NES0
+  ec_suite $B 12345678950NES1
+  check "wrong PIN is refused with CKR_PIN_INCORRECT" bash -c \
+    "out=\$(pkcs11-tool --module '$MODULE' --token-label $A --login --pin 000000 -O 2>&1); echo \"\$out\"; grep -q CKR_PIN_INCORRECT <<<\"\$out\""
+  check "a correct login afterwards restores the counter" bash -c \
+    "pkcs11-tool --module '$MODULE' --token-label $A --login --pin $PIN -O >/dev/null"
+}
+
+echo "-- in process"
+use_inprocess "$CARD_A:$CARD_B"
+suite
+echo "-- through pcscd + vpcd"
+use_pcscd "$CARD_A" "$CARD_B"
+suite
+finish
