@@ -209,7 +209,9 @@ fn cancel_releases_a_blocked_wait() {
     }
     let _one = SERIAL.lock();
     let set = system_reader_set();
-    let _ = set.readers();
+    // A card pulled by the previous test must be gone first: that would be a change.
+    let r = reader(&*set);
+    assert!(wait_until(Duration::from_secs(5), || !r.state().present));
     let waiter = {
         let set = set.clone();
         std::thread::spawn(move || set.wait_for_change(Duration::from_secs(30)))
@@ -250,4 +252,31 @@ fn transactions_exclude_each_other() {
     a.end();
     assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok());
     assert_eq!(t.join().ok(), Some(Ok(false)));
+}
+
+#[test]
+fn begin_waits_a_bounded_time_then_recovers() {
+    if !enabled() {
+        return;
+    }
+    let _one = SERIAL.lock();
+    let set = system_reader_set();
+    let r = reader(&*set);
+    let _plugged = Plugged::into(&*r);
+    eimza_pkcs11::reader::pcsc::set_begin_timeout(Duration::from_millis(300));
+    let mut a = r.connect().expect("a");
+    let mut b = r.connect().expect("b");
+    assert_eq!(a.begin(), Ok(false));
+    let t = Instant::now();
+    assert_eq!(b.begin(), Err(ReaderError::Timeout));
+    assert!(t.elapsed() < Duration::from_secs(2));
+    a.end();
+    // A fresh connection underneath: a reset is reported (safe side), then it works.
+    assert_eq!(b.begin(), Ok(true));
+    let answer = b
+        .transmit(&[0x00, 0x84, 0x00, 0x00, 0x08])
+        .expect("transmit");
+    assert_eq!(answer.len(), 10);
+    b.end();
+    eimza_pkcs11::reader::pcsc::set_begin_timeout(eimza_pkcs11::reader::pcsc::BEGIN_TIMEOUT);
 }

@@ -17,6 +17,7 @@ use super::{CardChannel, Reader, ReaderError, ReaderState};
 use ::pcsc::{Context, Disposition, Protocols, Scope, ShareMode, State};
 use parking_lot::Mutex;
 use std::ffi::CString;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -28,6 +29,17 @@ type Dword = ::pcsc::ffi::DWORD;
 pub const STATE_TTL: Duration = Duration::from_millis(100);
 /// Longest wait for exclusive access to the card (another application's transaction).
 pub const BEGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The wait actually used, in ms (tests shorten it with [`set_begin_timeout`]).
+static BEGIN_TIMEOUT_MS: AtomicU64 = AtomicU64::new(30_000);
+
+/// Change how long `begin()` waits for another application's transaction
+/// (process-wide; for tests).
+pub fn set_begin_timeout(timeout: Duration) {
+    BEGIN_TIMEOUT_MS.store(
+        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+}
 /// Longest wait for one APDU (a slow card signing with a large RSA key takes < 2 s).
 const TRANSMIT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest wait for the worker to end a transaction or reset the card.
@@ -373,7 +385,6 @@ pub struct PcscChannel {
     atr: Vec<u8>,
     /// Set when the worker was abandoned (timeout); the next `begin()` reconnects.
     abandoned: bool,
-    begin_timeout: Duration,
 }
 
 fn map_error(e: ::pcsc::Error) -> ReaderError {
@@ -395,7 +406,6 @@ impl PcscChannel {
             replies,
             atr,
             abandoned: false,
-            begin_timeout: BEGIN_TIMEOUT,
         })
     }
 
@@ -448,7 +458,8 @@ impl CardChannel for PcscChannel {
             self.abandoned = false;
             reconnected = true;
         }
-        match self.call(Request::Begin, self.begin_timeout)? {
+        let timeout = Duration::from_millis(BEGIN_TIMEOUT_MS.load(Ordering::Relaxed));
+        match self.call(Request::Begin, timeout)? {
             Answer::Begun { reset, atr } => {
                 self.atr = atr;
                 Ok(reset || reconnected)
