@@ -258,9 +258,10 @@ pub fn software_card(path: &str) -> Option<Arc<VirtualSoftCard>> {
     if let Some((_, card)) = opened.iter().find(|(p, _)| p == path) {
         return Some(card.clone());
     }
-    let card = Arc::new(VirtualSoftCard::new(
-        virtual_card::VirtualCard::open(path).ok()?,
-    ));
+    let card = virtual_card::VirtualCard::open(path).ok()?;
+    // Timing of a real card (EIMZA_VCARD_DELAYS, spec §1.6.3); a bad value means none.
+    card.set_delays(virtual_card::Delays::from_env().unwrap_or_default());
+    let card = Arc::new(VirtualSoftCard::new(card));
     opened.push((path.to_owned(), card.clone()));
     Some(card)
 }
