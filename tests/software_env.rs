@@ -58,5 +58,26 @@ fn software_readers_from_the_environment() {
         .collect();
     handle.card().remove();
     assert!(!soft_again[0].state().present);
+    handle.card().insert();
+
+    // Once nobody holds the card, the file is opened afresh: a re-created file counts.
+    drop((software, card, soft_again, again, handle));
+    drop((readers, set));
+    VirtualCard::from_image(common::image(&common::ec_keys()[..1]), Some(good.clone()))
+        .expect("re-created card file");
+    let fresh = system_reader_set();
+    let reader = fresh
+        .readers()
+        .into_iter()
+        .find(|r| !r.is_hardware())
+        .expect("software reader");
+    let token = Card::new(reader.connect().expect("connect"))
+        .bind()
+        .expect("bind");
+    assert_eq!(
+        token.keys.len(),
+        1,
+        "the re-created card, not the cached one"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -247,14 +247,17 @@ pub fn readers_from_env() -> Vec<Arc<SoftwareReader>> {
         .collect()
 }
 
-/// Cards opened by this process, by file: a card file has one owner per process, and a
-/// module initialised again (C_Finalize, C_Initialize) finds the same card object.
+/// Cards opened by this process, by file: while a card object is in use (a reader
+/// set or a test holds it) the same file gives the same object, so a card file has one
+/// owner per process. Once nobody else holds it, the next use opens the file again
+/// (it may have been re-created since, e.g. by `eimza-vcard create --force`).
 static OPENED: Mutex<Vec<(String, Arc<VirtualSoftCard>)>> = Mutex::new(Vec::new());
 
 /// The software card of `path` (opened on first use); `None` if it cannot be opened.
 /// Tests use it to remove, insert or reset the card under a running module.
 pub fn software_card(path: &str) -> Option<Arc<VirtualSoftCard>> {
     let mut opened = OPENED.lock();
+    opened.retain(|(_, card)| Arc::strong_count(card) > 1);
     if let Some((_, card)) = opened.iter().find(|(p, _)| p == path) {
         return Some(card.clone());
     }
