@@ -570,3 +570,69 @@ fn bind_refuses_foreign_atr_without_apdus() {
     assert_eq!(s.card().bind(), Err(CardError::NotRecognized));
     assert!(s.log().is_empty());
 }
+
+/// Answers every APDU with pseudo-random bytes (sometimes a plausible status word).
+struct Noise {
+    state: u64,
+    atr: Vec<u8>,
+}
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: deterministic, good enough to vary the answers.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+impl CardChannel for Noise {
+    fn begin(&mut self) -> Result<bool, ReaderError> {
+        Ok(self.next() % 7 == 0)
+    }
+    fn end(&mut self) {}
+    fn transmit(&mut self, _apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        let len = (self.next() % 300) as usize;
+        let mut out: Vec<u8> = (0..len).map(|_| self.next() as u8).collect();
+        let sws: [[u8; 2]; 8] = [
+            [0x90, 0x00],
+            [0x61, 0x10],
+            [0x6C, 0x05],
+            [0x62, 0x82],
+            [0x63, 0xC1],
+            [0x6A, 0x82],
+            [0x69, 0x82],
+            [0x6B, 0x00],
+        ];
+        if self.next() % 3 != 0 {
+            out.truncate(len.saturating_sub(2));
+            out.extend_from_slice(&sws[(self.next() % 8) as usize]);
+        }
+        Ok(out)
+    }
+    fn reset(&mut self) -> Result<(), ReaderError> {
+        Ok(())
+    }
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+}
+
+#[test]
+fn random_card_answers_never_panic() {
+    for seed in 1..400u64 {
+        for atr in [EXTENDED_ATR.to_vec(), SHORT_ATR.to_vec()] {
+            let mut card = Card::new(Box::new(Noise {
+                state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+                atr,
+            }));
+            let _ = card.bind();
+            let _ = card.verify(&user_pin(), b"123456");
+            let _ = card.pin_status(&puk());
+            let _ = card.sign(1, SignAlgorithm::RsaPkcs1, &[1; 51], None);
+            let _ = card.get_challenge(40);
+            let _ = card.logout();
+        }
+    }
+}

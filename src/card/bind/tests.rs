@@ -401,3 +401,62 @@ fn bind_survives_garbage_files() {
         }
     }
 }
+
+/// The file-system card with its answers damaged at random (bytes flipped, answers cut).
+struct Damaged {
+    inner: FsCard,
+    state: u64,
+}
+
+impl Damaged {
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+impl CardChannel for Damaged {
+    fn begin(&mut self) -> Result<bool, ReaderError> {
+        Ok(false)
+    }
+    fn end(&mut self) {}
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        let mut answer = self.inner.transmit(apdu)?;
+        match self.next() % 6 {
+            0 if !answer.is_empty() => {
+                let i = (self.next() as usize) % answer.len();
+                answer[i] ^= 1 << (self.next() % 8);
+            }
+            1 => {
+                let keep = (self.next() as usize) % (answer.len() + 1);
+                answer.truncate(keep);
+            }
+            _ => {}
+        }
+        Ok(answer)
+    }
+    fn reset(&mut self) -> Result<(), ReaderError> {
+        Ok(())
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+}
+
+#[test]
+fn damaged_answers_never_panic() {
+    let mut outcomes = [0usize; 2];
+    for seed in 1..300u64 {
+        for (atr, lengths) in [(&EXTENDED_ATR[..], true), (&SHORT_ATR[..], false)] {
+            let mut card = Card::new(Box::new(Damaged {
+                inner: fs_card(atr, lengths, seed % 5 != 0),
+                state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            }));
+            outcomes[usize::from(card.bind().is_ok())] += 1;
+        }
+    }
+    // Both outcomes occur: the damage reaches deep into bind, not only the first APDU.
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
