@@ -126,14 +126,23 @@ impl SystemReaderSet {
         &self.software
     }
 
-    fn snapshot(&self) -> Vec<(bool, u64)> {
-        self.readers()
-            .iter()
-            .map(|r| {
-                let s = r.state();
-                (s.present, s.insertions)
-            })
-            .collect()
+    /// Presence and insertion count per reader name. `fresh: false` uses the PC/SC
+    /// states as callers last saw them (no pcscd round trip), so a change that happened
+    /// after they looked still counts as a change.
+    fn snapshot(&self, fresh: bool) -> Vec<(String, bool, u64)> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.pcsc {
+            let readers = if fresh { p.readers() } else { p.known() };
+            for r in readers {
+                let s = if fresh { r.state() } else { r.cached_state() };
+                out.push((r.name().to_owned(), s.present, s.insertions));
+            }
+        }
+        for r in &self.software {
+            let s = r.state();
+            out.push((r.name().to_owned(), s.present, s.insertions));
+        }
+        out
     }
 
     fn register_waiter(&self) -> u64 {
@@ -185,7 +194,7 @@ impl ReaderSet for SystemReaderSet {
     fn wait_for_change(&self, timeout: Duration) -> bool {
         let generation = self.register_waiter();
         let deadline = Instant::now() + timeout;
-        let before = self.snapshot();
+        let before = self.snapshot(false);
         let changed = loop {
             if self.cancelled_since(generation) {
                 break false;
@@ -209,7 +218,7 @@ impl ReaderSet for SystemReaderSet {
             if outcome == pcsc::PcscWait::Unavailable {
                 self.sleep(slice.min(PCSC_RETRY), generation);
             }
-            if self.snapshot() != before {
+            if self.snapshot(true) != before {
                 break true;
             }
             if outcome == pcsc::PcscWait::Changed {

@@ -134,6 +134,11 @@ impl PcscReaderSet {
         self.shared.poll.lock().readers.clone()
     }
 
+    /// The readers seen so far, without asking pcscd.
+    pub fn known(&self) -> Vec<Arc<PcscReader>> {
+        self.shared.poll.lock().readers.clone()
+    }
+
     /// Block in `SCardGetStatusChange` until a reader or the reader list changes.
     pub fn wait(&self, timeout: Duration) -> PcscWait {
         self.shared.wait(timeout)
@@ -319,6 +324,11 @@ fn mark_all_unlisted(readers: &[Arc<PcscReader>]) {
 }
 
 impl PcscReader {
+    /// The state as last seen, without asking pcscd.
+    pub fn cached_state(&self) -> ReaderState {
+        self.cache.lock().state.clone()
+    }
+
     fn update(&self, listed: bool, raw: Dword, present: bool, atr: Vec<u8>) {
         let mut c = self.cache.lock();
         let old_count = c.raw >> 16;
