@@ -200,6 +200,19 @@ fn removal_wakes_waiters_and_kills_the_connection() {
         Err(CardError::Reader(ReaderError::Removed))
     );
     assert_eq!(r.connect().err(), Some(ReaderError::NoCard));
+
+    // Insertion: a card plugged while nobody looks is reported by the next wait.
+    let _again = Plugged::new();
+    let t = Instant::now();
+    let mut changed = false;
+    while !changed && t.elapsed() < Duration::from_secs(5) {
+        changed = set.wait_for_change(Duration::from_millis(500));
+    }
+    assert!(changed, "insertion not reported");
+    println!("insertion seen by wait_for_change after {:?}", t.elapsed());
+    let inserted = r.state();
+    assert!(inserted.present);
+    assert_ne!(inserted.insertions, after.insertions);
 }
 
 #[test]

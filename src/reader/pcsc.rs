@@ -249,15 +249,9 @@ impl Shared {
                 },
             }
         };
-        // Current states = what callers last saw through `state()`, so a change that
-        // happened since then returns at once.
-        let readers = {
-            let mut poll = self.poll.lock();
-            if poll.refreshed.is_none_or(|at| at.elapsed() >= STATE_TTL) {
-                self.refresh(&mut poll);
-            }
-            poll.readers.clone()
-        };
+        // Current states = what callers last saw through `state()` (the cache, not
+        // refreshed here), so a change that happened since then returns at once.
+        let readers = self.poll.lock().readers.clone();
         let mut states = Vec::new();
         for r in &readers {
             let cached = r.cache.lock();
