@@ -18,6 +18,8 @@ pub const PKCS15_AID: [u8; 12] = [
 /// Maximum tries of the user PIN and of the PUK (profile constants, §1.4 VERIFY).
 pub const PIN_MAX_TRIES: u8 = 3;
 pub const PUK_MAX_TRIES: u8 = 10;
+/// Largest answer of an AKIS v1.0 card.
+const AKIS_V10_MAX_NE: usize = 244;
 /// GET RESPONSE rounds before the card is considered broken (a 64 KB answer in 256-byte
 /// pieces needs 256).
 const MAX_GET_RESPONSE: usize = 300;
@@ -172,6 +174,7 @@ pub struct Card {
     reset_epoch: u64,
     /// From the ATR (re-read at each transaction: a reset may change it).
     caps: atr::Capabilities,
+    family: Option<atr::Family>,
     /// The PKCS#15 DF is the current DF (cleared by any reset).
     app_selected: bool,
     /// Path of the PKCS#15 DF from the MF, without `3F00` (SELECT P1 08).
@@ -312,13 +315,12 @@ pub(crate) fn encode_pin(pin: &PinInfo, value: &[u8]) -> Result<Zeroizing<Vec<u8
 impl Card {
     /// Wrap a channel. Sends nothing.
     pub fn new(channel: Box<dyn CardChannel>) -> Self {
-        let caps = atr::parse(channel.atr())
-            .map(|a| a.capabilities)
-            .unwrap_or_default();
+        let parsed = atr::parse(channel.atr());
         Card {
             channel,
             reset_epoch: 0,
-            caps,
+            caps: parsed.as_ref().map(|a| a.capabilities).unwrap_or_default(),
+            family: parsed.and_then(|a| a.family),
             app_selected: false,
             app_path: vec![0x3D, 0x00],
             apdus_sent: 0,
@@ -347,9 +349,9 @@ impl Card {
             self.reset_epoch += 1;
             self.app_selected = false;
         }
-        self.caps = atr::parse(self.channel.atr())
-            .map(|a| a.capabilities)
-            .unwrap_or_default();
+        let parsed = atr::parse(self.channel.atr());
+        self.caps = parsed.as_ref().map(|a| a.capabilities).unwrap_or_default();
+        self.family = parsed.and_then(|a| a.family);
         Ok(Transaction {
             card: self,
             reset_seen,
@@ -361,6 +363,9 @@ impl Card {
         if self.caps.extended_length {
             // 65535 rather than 65536: some readers/drivers mishandle Le = 00 00.
             65535
+        } else if self.family == Some(atr::Family::AkisV10) {
+            // [AKIS] v1.0 answers at most 244 bytes per APDU (OpenSC's card-akis.c).
+            AKIS_V10_MAX_NE
         } else {
             crate::apdu::SHORT_MAX_NE
         }

@@ -636,3 +636,19 @@ fn random_card_answers_never_panic() {
         }
     }
 }
+
+#[test]
+fn akis_v10_reads_at_most_244_bytes() {
+    let v10 = vec![
+        0x3B, 0xBA, 0x11, 0x00, 0x81, 0x31, 0xFE, 0x4D, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x20, 0x56,
+        0x31, 0x2E, 0x30, 0xAE,
+    ];
+    let s = Script::new(v10);
+    let mut a = vec![1; 244];
+    a.extend_from_slice(&[0x90, 0x00]);
+    let mut b = vec![2; 56];
+    b.extend_from_slice(&[0x90, 0x00]);
+    s.expect_bytes(hex("00 84 00 00 F4"), a);
+    s.expect_bytes(hex("00 84 00 00 38"), b);
+    assert_eq!(s.card().get_challenge(300).map(|r| r.len()), Ok(300));
+}
