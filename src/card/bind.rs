@@ -165,11 +165,9 @@ pub(super) fn bind(tx: &mut Transaction<'_>) -> Result<TokenData, CardError> {
     let (user_pin, puk) = choose_pins(&pins, &keys)?;
     let mut user_pin = pin_info(user_pin, PIN_MAX_TRIES)?;
     let mut puk = puk.map(|p| pin_info(p, PUK_MAX_TRIES)).transpose()?;
-    user_pin.status = tx
-        .query_pin(user_pin.reference)
-        .unwrap_or(PinStatus::Unknown);
+    user_pin.status = counter(tx, user_pin.reference)?;
     if let Some(puk) = puk.as_mut() {
-        puk.status = tx.query_pin(puk.reference).unwrap_or(PinStatus::Unknown);
+        puk.status = counter(tx, puk.reference)?;
     }
 
     let serial = upper_hex(&info.serial_number);
@@ -193,6 +191,15 @@ pub(super) fn bind(tx: &mut Transaction<'_>) -> Result<TokenData, CardError> {
         certificates,
         last_update: info.last_update.clone(),
     })
+}
+
+/// A counter the card will not tell is `Unknown`; a reader failure ends the bind.
+fn counter(tx: &mut Transaction<'_>, reference: u8) -> Result<PinStatus, CardError> {
+    match tx.query_pin(reference) {
+        Ok(status) => Ok(status),
+        Err(CardError::Reader(e)) => Err(CardError::Reader(e)),
+        Err(_) => Ok(PinStatus::Unknown),
+    }
 }
 
 fn upper_hex(bytes: &[u8]) -> String {
