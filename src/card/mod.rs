@@ -553,7 +553,8 @@ impl Card {
     }
 
     /// MSE SET DST + PSO CDS (+ GET RESPONSE) in one transaction. With
-    /// `pin_first` (userConsent keys), VERIFY is sent first in the same transaction.
+    /// `pin_first` (userConsent keys), VERIFY is sent in the same transaction, right
+    /// before the PSO (after the MSE), as the card requires.
     /// Returns `ResetLostLogin` without sending PSO if the card was reset by others.
     pub fn sign(
         &mut self,
@@ -579,12 +580,6 @@ impl Card {
             return Err(CardError::ResetLostLogin);
         }
         tx.ensure_application()?;
-        if let Some((reference, data)) = pin_data {
-            let r = tx.exchange(&Command::new(0x00, 0x20, 0x00, reference).with_data(&data))?;
-            if !r.is_ok() {
-                return Err(pin_command_error(&r));
-            }
-        }
         let crt = [
             0x80,
             0x01,
@@ -599,6 +594,14 @@ impl Card {
             sw::REF_DATA_NOT_FOUND => return Err(CardError::KeyNotFound),
             sw::INCORRECT_DATA => return Err(CardError::DataInvalid),
             other => return Err(status_error(other)),
+        }
+        // userConsent: the VERIFY must be the command right before the PSO (§1.4), so
+        // it comes after the MSE.
+        if let Some((reference, data)) = pin_data {
+            let r = tx.exchange(&Command::new(0x00, 0x20, 0x00, reference).with_data(&data))?;
+            if !r.is_ok() {
+                return Err(pin_command_error(&r));
+            }
         }
         let ne = tx.max_ne();
         let pso = Command::new(0x00, 0x2A, 0x9E, 0x9A)

@@ -401,11 +401,11 @@ fn reset_forces_application_reselect() {
 }
 
 #[test]
-fn sign_with_user_consent_verifies_first_in_same_transaction() {
+fn sign_with_user_consent_verifies_right_before_pso_in_same_transaction() {
     let s = Script::new(EXTENDED_ATR.to_vec());
     s.expect(SELECT_AID, "90 00")
-        .expect(VERIFY_123456, "90 00")
-        .expect("00 22 41 B6 06 80 01 30 84 01 03", "90 00");
+        .expect("00 22 41 B6 06 80 01 30 84 01 03", "90 00")
+        .expect(VERIFY_123456, "90 00");
     let mut pso = hex("00 2A 9E 9A 00 00 20");
     pso.extend_from_slice(&[0x33; 32]);
     pso.extend_from_slice(&[0xFF, 0xFF]);
