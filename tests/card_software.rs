@@ -157,14 +157,15 @@ fn pin_operations() {
     );
     card.verify(&t.user_pin, b"654321").expect("new PIN");
     // Block the PIN, then unblock it with the PUK (P1 00).
-    for left in [2u8, 1] {
+    for left in [2u8, 1, 0] {
         assert_eq!(
             card.verify(&t.user_pin, b"999999"),
             Err(CardError::PinIncorrect { tries_left: left })
         );
     }
+    // Blocked: even the right value is refused, and no try is spent.
     assert_eq!(
-        card.verify(&t.user_pin, b"999999"),
+        card.verify(&t.user_pin, b"654321"),
         Err(CardError::PinBlocked)
     );
     assert_eq!(card.pin_status(&t.user_pin), Ok(PinStatus::Blocked));

@@ -253,12 +253,10 @@ impl HashAlg {
 
 /// Map a status word after a PIN command (VERIFY/CHANGE/RRC with data).
 fn pin_command_error(r: &Response) -> CardError {
+    // 63C0 too: this wrong value blocked the PIN, still CKR_PIN_INCORRECT (§1.2); the
+    // next try answers 6983 → PinBlocked.
     if let Some(tries_left) = r.tries_left() {
-        return if tries_left == 0 {
-            CardError::PinBlocked
-        } else {
-            CardError::PinIncorrect { tries_left }
-        };
+        return CardError::PinIncorrect { tries_left };
     }
     status_error(r.sw())
 }

@@ -187,7 +187,14 @@ fn wrong_pin_is_not_retried() {
 
 #[test]
 fn blocked_pin_answers() {
-    for sw in ["63 C0", "69 83", "69 84"] {
+    let s = Script::new(EXTENDED_ATR.to_vec());
+    s.expect(SELECT_AID, "90 00").expect(VERIFY_123456, "63 C0");
+    assert_eq!(
+        s.card().verify(&user_pin(), b"123456"),
+        Err(CardError::PinIncorrect { tries_left: 0 }),
+        "the try that blocks is still an incorrect PIN"
+    );
+    for sw in ["69 83", "69 84"] {
         let s = Script::new(EXTENDED_ATR.to_vec());
         s.expect(SELECT_AID, "90 00").expect(VERIFY_123456, sw);
         assert_eq!(
