@@ -36,7 +36,9 @@ fn personalised(keys: &[KeyAlgorithm], user_consent: bool) -> Setup {
 fn bind(s: &Setup) -> (Card, TokenData, u64) {
     let mut card = Card::new(s.reader.connect().expect("connect"));
     let before = s.soft.card().stats().apdus;
+    let t = std::time::Instant::now();
     let token = card.bind().expect("bind");
+    println!("bind in process: {:?}", t.elapsed());
     let apdus = s.soft.card().stats().apdus - before;
     (card, token, apdus)
 }
