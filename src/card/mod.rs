@@ -421,13 +421,13 @@ impl Card {
 
     /// Make sure the PKCS#15 DF is current (after a reset the MF is), by name, else by
     /// the path found at bind.
-    fn ensure_application(&mut self) -> Result<(), CardError> {
+    fn ensure_application(&mut self) -> Result<bool, CardError> {
         if self.app_selected {
-            return Ok(());
+            return Ok(false);
         }
         let r = self.select_application()?;
         if r.is_ok() {
-            return Ok(());
+            return Ok(true);
         }
         let path = self.app_path.clone();
         let r = self.exchange(&Command::new(0x00, 0xA4, 0x08, 0x0C).with_data(&path))?;
@@ -435,7 +435,17 @@ impl Card {
             return Err(CardError::NotRecognized);
         }
         self.app_selected = true;
-        Ok(())
+        Ok(true)
+    }
+
+    /// A command addressed to the PKCS#15 DF. "Not found" answers may mean another
+    /// application left a different DF current: select again before the next command.
+    fn exchange_in_application(&mut self, cmd: &Command) -> Result<Response, CardError> {
+        let r = self.exchange(cmd)?;
+        if matches!(r.sw(), sw::NOT_FOUND | sw::REF_DATA_NOT_FOUND) {
+            self.app_selected = false;
+        }
+        Ok(r)
     }
 
     /// Recognise the card (ATR family + SELECT PKCS#15 AID) and read the PKCS#15
@@ -455,7 +465,7 @@ impl Card {
         let mut tx = self.transaction()?;
         tx.ensure_application()?;
         let cmd = Command::new(0x00, 0x20, 0x00, pin.reference).with_data(&data);
-        let r = tx.exchange(&cmd)?;
+        let r = tx.exchange_in_application(&cmd)?;
         if r.is_ok() {
             Ok(())
         } else {
@@ -471,7 +481,7 @@ impl Card {
     }
 
     fn query_pin(&mut self, reference: u8) -> Result<PinStatus, CardError> {
-        let r = self.exchange(&Command::new(0x00, 0x20, 0x00, reference))?;
+        let r = self.exchange_in_application(&Command::new(0x00, 0x20, 0x00, reference))?;
         match r.sw() {
             sw::OK => Ok(PinStatus::Verified),
             sw::AUTH_BLOCKED | sw::REF_DATA_UNUSABLE => Ok(PinStatus::Blocked),
@@ -498,7 +508,7 @@ impl Card {
         let mut tx = self.transaction()?;
         tx.ensure_application()?;
         let cmd = Command::new(0x00, 0x24, 0x00, pin.reference).with_data(&data);
-        let r = tx.exchange(&cmd)?;
+        let r = tx.exchange_in_application(&cmd)?;
         match r.sw() {
             sw::OK => Ok(()),
             // New value against the card's policy (no try spent).
@@ -527,7 +537,7 @@ impl Card {
         let mut tx = self.transaction()?;
         tx.ensure_application()?;
         let cmd = Command::new(0x00, 0x2C, p1, pin.reference).with_data(&data);
-        let r = tx.exchange(&cmd)?;
+        let r = tx.exchange_in_application(&cmd)?;
         match r.sw() {
             sw::OK => Ok(()),
             sw::INCORRECT_DATA => Err(CardError::DataInvalid),
@@ -577,7 +587,7 @@ impl Card {
         if tx.reset_seen {
             return Err(CardError::ResetLostLogin);
         }
-        tx.ensure_application()?;
+        let selected_now = tx.ensure_application()?;
         let crt = [
             0x80,
             0x01,
@@ -586,7 +596,14 @@ impl Card {
             0x01,
             key_ref,
         ];
-        let r = tx.exchange(&Command::new(0x00, 0x22, 0x41, 0xB6).with_data(&crt))?;
+        let mse = Command::new(0x00, 0x22, 0x41, 0xB6).with_data(&crt);
+        let mut r = tx.exchange_in_application(&mse)?;
+        if r.sw() == sw::REF_DATA_NOT_FOUND && !selected_now {
+            // Perhaps another application changed the current DF: MSE carries no PIN,
+            // so select the application and ask once more.
+            tx.ensure_application()?;
+            r = tx.exchange_in_application(&mse)?;
+        }
         match r.sw() {
             sw::OK => {}
             sw::REF_DATA_NOT_FOUND => return Err(CardError::KeyNotFound),
@@ -596,7 +613,8 @@ impl Card {
         // userConsent: the VERIFY must be the command right before the PSO (§1.4), so
         // it comes after the MSE.
         if let Some((reference, data)) = pin_data {
-            let r = tx.exchange(&Command::new(0x00, 0x20, 0x00, reference).with_data(&data))?;
+            let verify = Command::new(0x00, 0x20, 0x00, reference).with_data(&data);
+            let r = tx.exchange_in_application(&verify)?;
             if !r.is_ok() {
                 return Err(pin_command_error(&r));
             }
@@ -605,7 +623,7 @@ impl Card {
         let pso = Command::new(0x00, 0x2A, 0x9E, 0x9A)
             .with_data(input)
             .with_le(ne);
-        let r = tx.exchange(&pso)?;
+        let r = tx.exchange_in_application(&pso)?;
         match r.sw() {
             sw::OK if !r.data.is_empty() => Ok(r.data.to_vec()),
             sw::OK => Err(CardError::Malformed("empty signature")),

@@ -659,3 +659,40 @@ fn akis_v10_reads_at_most_244_bytes() {
     s.expect_bytes(hex("00 84 00 00 38"), b);
     assert_eq!(s.card().get_challenge(300).map(|r| r.len()), Ok(300));
 }
+
+#[test]
+fn not_found_answers_make_the_next_operation_reselect() {
+    let s = Script::new(EXTENDED_ATR.to_vec());
+    // Login: the DF was changed under us, VERIFY answers 6A88; not retried.
+    s.expect(SELECT_AID, "90 00").expect(VERIFY_123456, "6A 88");
+    // Next login selects again first.
+    s.expect(SELECT_AID, "90 00").expect(VERIFY_123456, "90 00");
+    // Sign: MSE 6A88 with the DF assumed selected → select, MSE once more.
+    s.expect("00 22 41 B6 06 80 01 30 84 01 01", "6A 88")
+        .expect(SELECT_AID, "90 00")
+        .expect("00 22 41 B6 06 80 01 30 84 01 01", "90 00");
+    let mut pso = hex("00 2A 9E 9A 00 00 20");
+    pso.extend_from_slice(&[0x33; 32]);
+    pso.extend_from_slice(&[0xFF, 0xFF]);
+    let mut answer = vec![0x44; 64];
+    answer.extend_from_slice(&[0x90, 0x00]);
+    s.expect_bytes(pso, answer);
+    let mut card = s.card();
+    assert_eq!(
+        card.verify(&user_pin(), b"123456"),
+        Err(CardError::Status(0x6A88))
+    );
+    card.verify(&user_pin(), b"123456").expect("login");
+    card.sign(1, SignAlgorithm::Ecdsa, &[0x33; 32], None)
+        .expect("sign");
+    assert_eq!(s.remaining(), 0);
+    // A key that really does not exist: MSE once after a fresh selection, no retry.
+    let s = Script::new(EXTENDED_ATR.to_vec());
+    s.expect(SELECT_AID, "90 00")
+        .expect("00 22 41 B6 06 80 01 30 84 01 07", "6A 88");
+    assert_eq!(
+        s.card().sign(7, SignAlgorithm::Ecdsa, &[0x33; 32], None),
+        Err(CardError::KeyNotFound)
+    );
+    assert_eq!(s.remaining(), 0);
+}
