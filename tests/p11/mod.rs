@@ -177,3 +177,8 @@ pub fn raw_find(
     out.truncate(count as usize);
     out
 }
+
+/// For tests that call the module in process (its rlib) instead of through dlopen.
+pub fn serial_in_process() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
