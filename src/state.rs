@@ -18,7 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Handles stay below 2^31 (some applications keep them in signed 32-bit ints).
@@ -107,8 +107,18 @@ enum TokenSlot {
     Empty,
     /// The card of this insertion is not ours: answer without talking to it again.
     Unrecognized(u64),
+    /// Binding this insertion failed: polling applications (NSS asks every second)
+    /// get the same answer for a while instead of a card read each time.
+    Failed {
+        insertions: u64,
+        rv: CK_RV,
+        at: Instant,
+    },
     Bound(Arc<Token>),
 }
+
+/// How long a failed bind is answered from memory before the card is read again.
+const BIND_RETRY_AFTER: Duration = Duration::from_secs(3);
 
 struct CardConn {
     card: Option<Card>,
@@ -222,7 +232,13 @@ impl Slot {
             }
             Err(e) => {
                 log_at!(Level::Warn, "slot {}: bind failed: {:?}", self.id, e);
-                Err(card_rv(&e))
+                let rv = card_rv(&e);
+                *self.token.lock() = TokenSlot::Failed {
+                    insertions: state.insertions,
+                    rv,
+                    at: Instant::now(),
+                };
+                Err(rv)
             }
         }
     }
@@ -232,6 +248,11 @@ impl Slot {
             TokenSlot::Bound(t) if t.insertions == state.insertions => Some(Ok(t.clone())),
             TokenSlot::Unrecognized(i) if *i == state.insertions => {
                 Some(Err(CKR_TOKEN_NOT_RECOGNIZED))
+            }
+            TokenSlot::Failed { insertions, rv, at }
+                if *insertions == state.insertions && at.elapsed() < BIND_RETRY_AFTER =>
+            {
+                Some(Err(*rv))
             }
             _ => None,
         }
@@ -956,6 +977,119 @@ mod tests {
         );
         assert_eq!(card_rv(&CardError::Status(0x6F00)), CKR_DEVICE_ERROR);
         assert_eq!(card_rv(&CardError::NotRecognized), CKR_TOKEN_NOT_RECOGNIZED);
+    }
+
+    /// A reader whose card answers SELECT with 9000 and every other APDU with `sw`,
+    /// counting them.
+    struct FaultyReader {
+        sw: [u8; 2],
+        apdus: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    struct FaultyChannel {
+        sw: [u8; 2],
+        apdus: Arc<std::sync::atomic::AtomicUsize>,
+        atr: Vec<u8>,
+    }
+
+    /// The software card's ATR (pkcs11-spec.md §1.1) with its TCK.
+    fn atr() -> Vec<u8> {
+        let mut atr = vec![
+            0x3B, 0x9F, 0x96, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x65, 0x54, 0x43, 0x56, 0x43, 0x31,
+            0x73, 0xB4, 0x00, 0x40, 0x83, 0x05, 0x90, 0x00,
+        ];
+        let tck = atr[1..].iter().fold(0u8, |x, b| x ^ b);
+        atr.push(tck);
+        atr
+    }
+
+    impl crate::reader::CardChannel for FaultyChannel {
+        fn begin(&mut self) -> Result<bool, ReaderError> {
+            Ok(false)
+        }
+        fn end(&mut self) {}
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+            self.apdus.fetch_add(1, Ordering::SeqCst);
+            // SELECT succeeds (the application is there); everything else fails.
+            if apdu.get(1) == Some(&0xA4) {
+                return Ok(vec![0x90, 0x00]);
+            }
+            Ok(self.sw.to_vec())
+        }
+        fn reset(&mut self) -> Result<(), ReaderError> {
+            Ok(())
+        }
+        fn atr(&self) -> &[u8] {
+            &self.atr
+        }
+    }
+
+    impl Reader for FaultyReader {
+        fn name(&self) -> &str {
+            "faulty"
+        }
+        fn is_hardware(&self) -> bool {
+            false
+        }
+        fn state(&self) -> ReaderState {
+            ReaderState {
+                present: true,
+                atr: atr(),
+                insertions: 1,
+            }
+        }
+        fn connect(&self) -> Result<Box<dyn crate::reader::CardChannel>, ReaderError> {
+            Ok(Box::new(FaultyChannel {
+                sw: self.sw,
+                apdus: self.apdus.clone(),
+                atr: atr(),
+            }))
+        }
+    }
+
+    struct OneReader(Arc<FaultyReader>);
+
+    impl ReaderSet for OneReader {
+        fn readers(&self) -> Vec<Arc<dyn Reader>> {
+            vec![self.0.clone()]
+        }
+        fn wait_for_change(&self, _timeout: Duration) -> bool {
+            false
+        }
+        fn cancel(&self) {}
+    }
+
+    fn module_with_card_answering(sw: [u8; 2]) -> (Module, Arc<std::sync::atomic::AtomicUsize>) {
+        let apdus = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let reader = Arc::new(FaultyReader {
+            sw,
+            apdus: apdus.clone(),
+        });
+        (Module::new(Arc::new(OneReader(reader))), apdus)
+    }
+
+    #[test]
+    fn a_failing_bind_is_not_repeated_by_polling() {
+        // A card error after the application was found, and a card without it.
+        for sw in [[0x6F, 0x00], [0x6D, 0x00]] {
+            let (module, apdus) = module_with_card_answering(sw);
+            assert_eq!(apdus.load(Ordering::SeqCst), 0, "no card I/O at start");
+            let first = module.token_info(0).map(|_| ()).unwrap_err();
+            assert_eq!(first, CKR_DEVICE_ERROR, "{sw:02X?}");
+            let sent = apdus.load(Ordering::SeqCst);
+            assert!(sent > 0);
+            for _ in 0..5 {
+                assert_eq!(module.token_info(0).map(|_| ()), Err(first));
+                assert_eq!(module.open_session(0, CKF_SERIAL_SESSION), Err(first));
+            }
+            assert_eq!(
+                apdus.load(Ordering::SeqCst),
+                sent,
+                "polling read the card again"
+            );
+            // Slot info never talks to the card.
+            assert_ne!(module.slot_info(0).unwrap().flags & CKF_TOKEN_PRESENT, 0);
+        }
     }
 
     #[test]
