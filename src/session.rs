@@ -75,6 +75,17 @@ impl Session {
         Ok(out)
     }
 
+    /// C_SessionCancel: end the named operations if active (the PIN kept for an
+    /// always-authenticate signature is wiped with it).
+    pub fn cancel(&self, find: bool, sign: bool) {
+        if find {
+            *self.find.lock() = None;
+        }
+        if sign {
+            *self.sign.lock() = None;
+        }
+    }
+
     pub fn find_final(&self) -> Result<(), CK_RV> {
         self.find
             .lock()

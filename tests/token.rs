@@ -832,6 +832,21 @@ fn signing_rules_and_length_queries() {
         );
     }
 
+    // C_SessionCancel (3.0) ends an operation.
+    session
+        .sign_init(&Mechanism::Sha256RsaPkcs, rsa_key)
+        .unwrap();
+    let cancel = functions_3_0().C_SessionCancel.unwrap();
+    assert_eq!(unsafe { cancel(h, CKF_SIGN) }, CKR_OK);
+    session
+        .sign_init(&Mechanism::Sha256RsaPkcs, rsa_key)
+        .unwrap();
+    assert_eq!(unsafe { cancel(h, CKF_SIGN | CKF_FIND_OBJECTS) }, CKR_OK);
+    assert_eq!(
+        unsafe { cancel(0x7FFF_0000, CKF_SIGN) },
+        CKR_SESSION_HANDLE_INVALID
+    );
+
     // PSS parameters must match the card: same hash, MGF1 of it, salt = hash length.
     for bad in [
         Mechanism::Sha256RsaPkcsPss(pss(MechanismType::SHA384, PkcsMgfType::MGF1_SHA384, 48)),

@@ -166,3 +166,17 @@ pub unsafe extern "C" fn C_SetPIN(
         },
     )
 }
+
+#[no_mangle]
+pub unsafe extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    entry(
+        "C_SessionCancel",
+        || format!("hSession={hSession}, flags={flags:#x}"),
+        |m| {
+            // Only search and signature operations exist; cancelling others is a no-op.
+            m.session(hSession)?
+                .cancel(flags & CKF_FIND_OBJECTS != 0, flags & CKF_SIGN != 0);
+            Ok(())
+        },
+    )
+}

@@ -52,7 +52,6 @@ not_supported!(C_UnwrapKey, CKR_FUNCTION_NOT_SUPPORTED, (arg2: *mut CK_MECHANISM
 not_supported!(C_DeriveKey, CKR_FUNCTION_NOT_SUPPORTED, (arg2: *mut CK_MECHANISM, arg3: CK_OBJECT_HANDLE, arg4: *mut CK_ATTRIBUTE, arg5: CK_ULONG, arg6: *mut CK_OBJECT_HANDLE));
 not_supported!(C_GetFunctionStatus, CKR_FUNCTION_NOT_PARALLEL, ());
 not_supported!(C_CancelFunction, CKR_FUNCTION_NOT_PARALLEL, ());
-not_supported!(C_SessionCancel, CKR_FUNCTION_NOT_SUPPORTED, (arg2: CK_FLAGS));
 not_supported!(C_MessageEncryptInit, CKR_FUNCTION_NOT_SUPPORTED, (arg2: *mut CK_MECHANISM, arg3: CK_OBJECT_HANDLE));
 not_supported!(C_EncryptMessage, CKR_FUNCTION_NOT_SUPPORTED, (arg2: *mut c_void, arg3: CK_ULONG, arg4: *mut CK_BYTE, arg5: CK_ULONG, arg6: *mut CK_BYTE, arg7: CK_ULONG, arg8: *mut CK_BYTE, arg9: *mut CK_ULONG));
 not_supported!(C_EncryptMessageBegin, CKR_FUNCTION_NOT_SUPPORTED, (arg2: *mut c_void, arg3: CK_ULONG, arg4: *mut CK_BYTE, arg5: CK_ULONG));
