@@ -64,11 +64,25 @@ fn interface_list_and_lookup() {
         assert_eq!(list(buf.as_mut_ptr(), &mut one), CKR_BUFFER_TOO_SMALL);
         assert_eq!(one, 2);
         assert_eq!(list(buf.as_mut_ptr(), &mut count), CKR_OK);
+        let mut versions = Vec::new();
         for iface in &buf {
             let name = std::ffi::CStr::from_ptr(iface.pInterfaceName as *const std::ffi::c_char);
             assert_eq!(name.to_bytes(), b"PKCS 11");
+            let v = &*(iface.pFunctionList as *const CK_VERSION);
+            versions.push((v.major, v.minor));
         }
+        // 3.0 first (the default), then the 2.x functions as OpenSC labels them.
+        assert_eq!(versions, [(3, 0), (2, 20)]);
+        let mut v220 = CK_VERSION {
+            major: 2,
+            minor: 20,
+        };
         let mut iface: *mut CK_INTERFACE = null_mut();
+        assert_eq!(
+            get(c"PKCS 11".as_ptr() as *mut u8, &mut v220, &mut iface, 0),
+            CKR_OK
+        );
+        assert_eq!((*iface).pFunctionList, buf[1].pFunctionList);
         let mut v240 = CK_VERSION {
             major: 2,
             minor: 40,

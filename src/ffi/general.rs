@@ -142,7 +142,10 @@ pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION
 }
 
 /// `CK_INTERFACE` holds raw pointers; these point at immutable statics.
-struct Interfaces([CK_INTERFACE; 2]);
+/// Offered by C_GetInterfaceList: 3.0 and 2.20. The 2.40 entry is only found by
+/// C_GetInterface when asked for 2.40 (it is C_GetFunctionList's table).
+struct Interfaces([CK_INTERFACE; 3]);
+const LISTED_INTERFACES: usize = 2;
 unsafe impl Sync for Interfaces {}
 
 const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
@@ -151,6 +154,11 @@ static INTERFACES: Interfaces = Interfaces([
     CK_INTERFACE {
         pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
         pFunctionList: &FUNCTION_LIST_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
+        flags: 0,
+    },
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST_2_20 as *const CK_FUNCTION_LIST as *mut c_void,
         flags: 0,
     },
     CK_INTERFACE {
@@ -169,8 +177,7 @@ pub unsafe extern "C" fn C_GetInterfaceList(
         "C_GetInterfaceList",
         || format!("pInterfacesList={pInterfacesList:p}, pulCount={pulCount:p}"),
         || {
-            let list: Vec<CK_INTERFACE> = INTERFACES
-                .0
+            let list: Vec<CK_INTERFACE> = INTERFACES.0[..LISTED_INTERFACES]
                 .iter()
                 .map(|i| CK_INTERFACE {
                     pInterfaceName: i.pInterfaceName,
@@ -205,12 +212,9 @@ pub unsafe extern "C" fn C_GetInterface(
             }
             let wanted = pVersion.as_ref().map(|v| (v.major, v.minor));
             let found = INTERFACES.0.iter().find(|i| {
-                let version =
-                    if std::ptr::eq(i.pFunctionList as *const CK_FUNCTION_LIST, &FUNCTION_LIST) {
-                        (2, 40)
-                    } else {
-                        (3, 0)
-                    };
+                // Every function list starts with its CK_VERSION.
+                let v = &*(i.pFunctionList as *const CK_VERSION);
+                let version = (v.major, v.minor);
                 // Requested flags must all be offered (we offer none).
                 wanted.is_none_or(|w| w == version) && (i.flags & flags) == flags
             });

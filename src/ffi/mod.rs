@@ -28,7 +28,7 @@ use zeroize::Zeroizing;
 
 #[doc(hidden)]
 pub use general::set_reader_source;
-pub use tables::{FUNCTION_LIST, FUNCTION_LIST_3_0};
+pub use tables::{FUNCTION_LIST, FUNCTION_LIST_2_20, FUNCTION_LIST_3_0};
 
 /// The initialised library of this process. `pid` detects a forked child that did
 /// not call C_Initialize itself: it must not use (or tear down) the parent's state.
