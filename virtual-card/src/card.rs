@@ -464,12 +464,12 @@ impl Card {
         let Some(index) = self.pin_index(c.p2) else {
             return status(sw::REF_NOT_FOUND);
         };
+        if self.image.pins[index].tries_left == 0 {
+            return status(sw::AUTH_BLOCKED);
+        }
         let length = self.image.pins[index].length;
         if c.data.len() != 2 * length {
             return status(sw::WRONG_LENGTH);
-        }
-        if self.image.pins[index].tries_left == 0 {
-            return status(sw::AUTH_BLOCKED);
         }
         let (old, new) = c.data.split_at(length);
         if !old.iter().chain(new).all(u8::is_ascii_digit) {
