@@ -177,11 +177,19 @@ impl Card {
         self.image.files.iter().position(|f| f.path == path)
     }
 
+    /// A DF node, the MF, or a folder that only appears in the paths of other files.
     fn is_df(&self, path: &[u16]) -> bool {
-        path == [MF]
-            || self
-                .find(path)
-                .is_some_and(|i| self.image.files[i].body.is_none())
+        match self.find(path) {
+            Some(i) => self.image.files[i].body.is_none(),
+            None => {
+                path == [MF]
+                    || self
+                        .image
+                        .files
+                        .iter()
+                        .any(|f| f.path.len() > path.len() && f.path.starts_with(path))
+            }
+        }
     }
 
     fn select(&mut self, c: &Command) -> Reply {
