@@ -8,6 +8,7 @@ packages=(
   opensc                                                       # pkcs11-tool, opensc-tool
   libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
   openssl gcc                                                  # verifying signatures, C ABI test
+  softhsm2 hyperfine                                           # scripts/bench.sh: comparison module, cold-start timing
 )
 
 missing=()

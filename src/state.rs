@@ -7,7 +7,7 @@
 //! info) reads `Slot::token`, `Token::live` and the session table, each held only for
 //! a few instructions, so polling never waits for a signature in progress.
 
-use crate::card::{Card, CardError, PinEncoding, PinInfo, PinStatus, TokenData};
+use crate::card::{BindCache, Card, CardError, PinEncoding, PinInfo, PinStatus, TokenData};
 use crate::log::Level;
 use crate::log_at;
 use crate::object::{build_objects, Object};
@@ -134,13 +134,21 @@ pub struct Slot {
     token: Mutex<TokenSlot>,
     /// Reader state last reported by C_WaitForSlotEvent.
     event_seen: Mutex<ReaderState>,
+    /// Persistent cache of public card files used by bind, if on.
+    bind_cache: Option<Arc<BindCache>>,
 }
 
 impl Slot {
-    fn new(id: CK_SLOT_ID, reader: Arc<dyn Reader>, seen: ReaderState) -> Slot {
+    fn new(
+        id: CK_SLOT_ID,
+        reader: Arc<dyn Reader>,
+        seen: ReaderState,
+        bind_cache: Option<Arc<BindCache>>,
+    ) -> Slot {
         Slot {
             id,
             reader,
+            bind_cache,
             card: Mutex::new(CardConn {
                 card: None,
                 insertions: 0,
@@ -196,7 +204,7 @@ impl Slot {
         conn.card = None;
         let channel = self.reader.connect().map_err(|e| reader_rv(&e))?;
         let mut card = Card::new(channel);
-        match card.bind() {
+        match card.bind_with_cache(self.bind_cache.as_deref()) {
             Ok(data) => {
                 let objects = build_objects(&data, next_object_handle);
                 let live = Live {
@@ -396,19 +404,27 @@ pub struct Module {
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     next_session: AtomicU64,
     finalized: AtomicBool,
+    bind_cache: Option<Arc<BindCache>>,
 }
 
 pub const MANUFACTURER: &str = "eimza-pkcs11";
 
 impl Module {
-    /// A library state over any reader set. Sends nothing to any card.
+    /// A library state over any reader set, without a bind cache. Sends nothing to
+    /// any card.
     pub fn new(readers: Arc<dyn ReaderSet>) -> Module {
+        Self::with_bind_cache(readers, None)
+    }
+
+    /// [`new`](Self::new) with a persistent cache of public card files for bind.
+    pub fn with_bind_cache(readers: Arc<dyn ReaderSet>, bind_cache: Option<BindCache>) -> Module {
         let module = Module {
             readers,
             slots: RwLock::new(Vec::new()),
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             finalized: AtomicBool::new(false),
+            bind_cache: bind_cache.map(Arc::new),
         };
         module.refresh_slots(true);
         module
@@ -429,7 +445,12 @@ impl Module {
                 ReaderState::default()
             };
             log_at!(Level::Info, "slot {index}: reader '{}'", reader.name());
-            slots.push(Arc::new(Slot::new(index as CK_SLOT_ID, reader, seen)));
+            slots.push(Arc::new(Slot::new(
+                index as CK_SLOT_ID,
+                reader,
+                seen,
+                self.bind_cache.clone(),
+            )));
         }
     }
 

@@ -5,10 +5,13 @@
 //! - each file only up to its declared length (`Path.length`), or, without one, a
 //!   first chunk and then exactly what the DER headers announce;
 //! - the largest chunks allowed (65535 bytes with extended length, 256 without);
-//! - the PuKDF only for keys without a certificate.
+//! - the PuKDF only for keys without a certificate;
+//! - EF.TokenInfo first: with a persistent cache entry for exactly this TokenInfo
+//!   (and ATR), the other files come from the cache and only the PIN counter is read.
 
+use super::cache::{BindCache, Entry};
 use super::{
-    keys, CardError, CertificateEntry, KeyEntry, PinEncoding, PinInfo, PinStatus, TokenData,
+    keys, CardError, FileSource, CertificateEntry, KeyEntry, PinEncoding, PinInfo, PinStatus, TokenData,
     Transaction, PIN_MAX_TRIES, PKCS15_AID, PUK_MAX_TRIES,
 };
 use crate::apdu::{sw, Command};
@@ -50,18 +53,36 @@ struct FileRef {
     length: Option<usize>,
 }
 
-pub(super) fn bind(tx: &mut Transaction<'_>) -> Result<TokenData, CardError> {
+/// `cache`: the persistent cache, if on; `may_serve`: an entry may be used (false
+/// after a served entry failed to bind: read everything and rewrite it).
+pub(super) fn bind(
+    tx: &mut Transaction<'_>,
+    cache: Option<&BindCache>,
+    may_serve: bool,
+) -> Result<TokenData, CardError> {
     let selected = tx.select_application()?;
     if !selected.is_ok() {
         select_via_ef_dir(tx)?;
     }
 
+    let info_file = tx.standard_file(TOKEN_INFO_FID);
+    let info_bytes = tx.read_file(&info_file, Shape::Single)?;
+    let info = p15::parse_token_info(&info_bytes)
+        .map_err(|_| CardError::Malformed("EF.TokenInfo"))?;
+    // Without lastUpdate nothing tells a changed card from an unchanged one: no cache.
+    let cache = cache.filter(|_| info.last_update.is_some());
+    let atr = tx.channel.atr().to_vec();
+    if let Some(cache) = cache {
+        tx.files = match cache.load(&info.serial_number, &atr, &info_bytes) {
+            Some(entry) if may_serve => FileSource::Serve(entry.files),
+            _ => FileSource::Record(Default::default()),
+        };
+    }
+    let from_cache = matches!(tx.files, FileSource::Serve(_));
+
     let odf_file = tx.standard_file(ODF_FID);
     let odf = p15::parse_odf(&tx.read_file(&odf_file, Shape::Records)?)
         .map_err(|_| CardError::Malformed("EF.ODF"))?;
-    let info_file = tx.standard_file(TOKEN_INFO_FID);
-    let info = p15::parse_token_info(&tx.read_file(&info_file, Shape::Single)?)
-        .map_err(|_| CardError::Malformed("EF.TokenInfo"))?;
 
     let odf_path = |kind: p15::OdfKind| odf.iter().find(|e| e.kind == kind).map(|e| &e.path);
 
@@ -166,8 +187,35 @@ pub(super) fn bind(tx: &mut Transaction<'_>) -> Result<TokenData, CardError> {
     let mut user_pin = pin_info(user_pin, PIN_MAX_TRIES)?;
     let mut puk = puk.map(|p| pin_info(p, PUK_MAX_TRIES)).transpose()?;
     user_pin.status = counter(tx, user_pin.reference)?;
-    if let Some(puk) = puk.as_mut() {
+    // From the cache the PUK counter stays Unknown (no CKF_SO_PIN_* flags) until an SO
+    // operation reads it: a known card binds in 3 APDUs.
+    if let Some(puk) = puk.as_mut().filter(|_| !from_cache) {
         puk.status = counter(tx, puk.reference)?;
+    }
+
+    if let (Some(cache), FileSource::Record(files)) = (cache, &mut tx.files) {
+        let entry = Entry {
+            atr,
+            token_info: info_bytes,
+            files: std::mem::take(files),
+        };
+        match cache.store(&info.serial_number, &entry) {
+            Ok(()) => crate::log_at!(
+                crate::log::Level::Debug,
+                "bind: cache entry written for card {}",
+                upper_hex(&info.serial_number)
+            ),
+            Err(e) => crate::log_at!(
+                crate::log::Level::Info,
+                "bind: cache entry not written: {e}"
+            ),
+        }
+    } else if from_cache {
+        crate::log_at!(
+            crate::log::Level::Debug,
+            "bind: public objects from the cache for card {}",
+            upper_hex(&info.serial_number)
+        );
     }
 
     let serial = upper_hex(&info.serial_number);
@@ -408,6 +456,20 @@ impl super::Card {
         if file.length == Some(0) {
             return Ok(Vec::new());
         }
+        let key = (file.path.clone(), file.offset);
+        if let FileSource::Serve(files) = &self.files {
+            if let Some(data) = files.get(&key) {
+                return Ok(data.clone());
+            }
+        }
+        let data = self.read_file_from_card(file, shape)?;
+        if let FileSource::Record(files) = &mut self.files {
+            files.insert(key, data.clone());
+        }
+        Ok(data)
+    }
+
+    fn read_file_from_card(&mut self, file: &FileRef, shape: Shape) -> Result<Vec<u8>, CardError> {
         let max = self.max_ne();
         let first_want = file.length.unwrap_or(FIRST_CHUNK).min(max);
         let (mut data, mut eof) = match file.sfi {

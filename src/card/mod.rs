@@ -5,10 +5,15 @@
 
 pub mod atr;
 mod bind;
+pub mod cache;
 mod keys;
+
+pub use cache::BindCache;
 
 use crate::apdu::{sw, ApduError, Command, Response};
 use crate::reader::{CardChannel, ReaderError};
+use std::cell::Cell;
+use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 /// PKCS#15 application identifier (ISO 7816-15 default).
@@ -183,6 +188,61 @@ pub struct Card {
     app_path: Vec<u8>,
     /// APDUs sent since the card was wrapped (instrumentation, tests).
     apdus_sent: u64,
+    /// Where bind's file reads come from (the card, or a cache entry) and whether
+    /// they are recorded for the cache. `Card` outside bind.
+    files: FileSource,
+}
+
+/// How `read_file` is served during bind.
+enum FileSource {
+    Card,
+    /// Read from the card and remember what was read (cold bind, cache on).
+    Record(HashMap<cache::FileKey, Vec<u8>>),
+    /// Answer from a cache entry the card's TokenInfo matched; files it lacks are read.
+    Serve(HashMap<cache::FileKey, Vec<u8>>),
+}
+
+/// Card I/O done by the current thread: APDUs (GET RESPONSE and re-sends included),
+/// bytes both ways (command + response with SW) and transactions. The C edge reads
+/// it before and after each call for the per-call debug line; the counters live in
+/// the card layer, so both transports are counted alike.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IoCounters {
+    pub apdus: u64,
+    pub bytes: u64,
+    pub transactions: u64,
+}
+
+impl IoCounters {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: IoCounters) -> IoCounters {
+        IoCounters {
+            apdus: self.apdus.saturating_sub(earlier.apdus),
+            bytes: self.bytes.saturating_sub(earlier.bytes),
+            transactions: self.transactions.saturating_sub(earlier.transactions),
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_IO: Cell<IoCounters> = const {
+        Cell::new(IoCounters { apdus: 0, bytes: 0, transactions: 0 })
+    };
+}
+
+/// Card I/O done by this thread so far (see [`IoCounters`]).
+pub fn thread_io() -> IoCounters {
+    THREAD_IO.with(Cell::get)
+}
+
+fn count_io(apdus: u64, bytes: u64, transactions: u64) {
+    THREAD_IO.with(|c| {
+        let mut v = c.get();
+        v.apdus += apdus;
+        v.bytes += bytes;
+        v.transactions += transactions;
+        c.set(v);
+    });
 }
 
 /// Ends the transaction when dropped, on every path out of an operation.
@@ -324,6 +384,7 @@ impl Card {
             app_selected: false,
             app_path: vec![0x3D, 0x00],
             apdus_sent: 0,
+            files: FileSource::Card,
         }
     }
 
@@ -345,6 +406,7 @@ impl Card {
 
     fn transaction(&mut self) -> Result<Transaction<'_>, CardError> {
         let reset_seen = self.channel.begin()?;
+        count_io(0, 0, 1);
         if reset_seen {
             self.reset_epoch += 1;
             self.app_selected = false;
@@ -377,6 +439,7 @@ impl Card {
         self.apdus_sent += 1;
         crate::log::apdu(crate::log::Direction::Command, &encoded);
         let raw = Zeroizing::new(self.channel.transmit(&encoded)?);
+        count_io(1, (encoded.len() + raw.len()) as u64, 0);
         crate::log::apdu(crate::log::Direction::Response, &raw);
         let response = Response::parse(&raw)?;
         // More data than asked for is a card fault (spec §1.2).
@@ -454,14 +517,42 @@ impl Card {
     }
 
     /// Recognise the card (ATR family + SELECT PKCS#15 AID) and read the PKCS#15
-    /// structure and PIN counters. One transaction.
+    /// structure and PIN counters. One transaction. No cache.
     pub fn bind(&mut self) -> Result<TokenData, CardError> {
+        self.bind_with_cache(None)
+    }
+
+    /// [`bind`](Self::bind) with a persistent cache of the public files
+    /// (pkcs11-spec.md §3.2.1): a card whose ATR and EF.TokenInfo match a stored entry
+    /// is bound from it (SELECT, TokenInfo, PIN counter: 3 APDUs); otherwise the card
+    /// is read and the entry (re)written. If a served entry does not bind, the card
+    /// is read again in full, in a second transaction.
+    pub fn bind_with_cache(&mut self, cache: Option<&BindCache>) -> Result<TokenData, CardError> {
         let family = atr::parse(self.channel.atr()).and_then(|a| a.family);
         if family.is_none() {
             return Err(CardError::NotRecognized);
         }
-        let mut tx = self.transaction()?;
-        bind::bind(&mut tx)
+        let result = {
+            let mut tx = self.transaction()?;
+            bind::bind(&mut tx, cache, true)
+        };
+        let served = matches!(self.files, FileSource::Serve(_));
+        self.files = FileSource::Card;
+        match result {
+            Err(e) if served && !matches!(e, CardError::Reader(_)) => {
+                crate::log_at!(
+                    crate::log::Level::Warn,
+                    "bind: cached files did not bind ({e:?}); reading the card"
+                );
+                let result = {
+                    let mut tx = self.transaction()?;
+                    bind::bind(&mut tx, cache, false)
+                };
+                self.files = FileSource::Card;
+                result
+            }
+            other => other,
+        }
     }
 
     /// VERIFY with data (exactly one APDU carrying the PIN; never retried).

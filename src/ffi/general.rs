@@ -52,12 +52,17 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 crate::log_at!(Level::Info, "C_Initialize in a forked child: fresh state");
             }
             let source = *READER_SOURCE.read();
-            let readers = match source {
-                Some(make) => make(),
-                None => crate::reader::system_reader_set(),
+            // The persistent bind cache serves the system's readers (PC/SC and
+            // EIMZA_VIRTUAL_CARD); a reader source installed by tests binds uncached.
+            let (readers, bind_cache) = match source {
+                Some(make) => (make(), None),
+                None => (
+                    crate::reader::system_reader_set(),
+                    crate::card::BindCache::from_env(),
+                ),
             };
             *global = Some(Global {
-                module: Arc::new(Module::new(readers)),
+                module: Arc::new(Module::with_bind_cache(readers, bind_cache)),
                 pid,
             });
             Ok(())

@@ -52,6 +52,8 @@ fn call(
     args: impl FnOnce() -> String,
     body: impl FnOnce() -> Result<(), CK_RV>,
 ) -> CK_RV {
+    // A thread-local read; taken even with the log off, since C_Initialize turns it on.
+    let io_before = crate::card::thread_io();
     let outcome = catch_unwind(AssertUnwindSafe(body));
     let rv = match outcome {
         Ok(Ok(())) => CKR_OK,
@@ -62,11 +64,20 @@ fn call(
         }
     };
     if crate::log::enabled(Level::Debug) {
+        // Card I/O this call caused on this thread (every card operation runs on the
+        // calling thread), for the per-call debug line.
+        let io = crate::card::thread_io().since(io_before);
         // Formatting the arguments cannot panic in a way that matters, but stay safe.
         let text = catch_unwind(AssertUnwindSafe(args)).unwrap_or_default();
         crate::log::write(
             Level::Debug,
-            format_args!("{name}({text}) = {}", rv_name(rv)),
+            format_args!(
+                "{name}({text}) = {} apdus={} bytes={} tx={}",
+                rv_name(rv),
+                io.apdus,
+                io.bytes,
+                io.transactions
+            ),
         );
     }
     rv

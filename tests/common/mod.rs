@@ -93,6 +93,16 @@ pub fn rsa_key(key_ref: u8) -> (Key, rsa::PrivateKey) {
     (k, key)
 }
 
+/// A lastUpdate no other image made by these tests shares (process id and a counter in
+/// the fraction, which ends in 1 so DER keeps every digit): images differ in contents
+/// under one serial, and a real card changes lastUpdate when its contents change.
+fn unique_last_update() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("20261124120000.{}{:04}1Z", std::process::id(), n)
+}
+
 pub fn image(keys: &[Key]) -> CardImage {
     let pin = p15::PinObject {
         common: p15::CommonObjectAttributes {
@@ -199,7 +209,7 @@ pub fn image(keys: &[Key]) -> CardImage {
         manufacturer_id: Some("eimza software card".into()),
         label: Some("AKIS_0A1B2C3D".into()),
         token_flags: p15::token_flags::LOGIN_REQUIRED | p15::token_flags::PRN_GENERATION,
-        last_update: Some("20261124120000Z".into()),
+        last_update: Some(unique_last_update()),
     })
     .expect("TokenInfo");
     let dir = p15::encode_dir_records(&[p15::DirRecord {

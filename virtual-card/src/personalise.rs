@@ -263,11 +263,30 @@ pub fn key_label(index: usize) -> String {
     format!("{NATIONAL_ID}NES{index}")
 }
 
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
+/// EF.TokenInfo lastUpdate of a new personalisation: the time to the microsecond
+/// (GeneralizedTime fraction, DER: no trailing zeros), strictly increasing within the
+/// process, so two personalisations of one serial never share a TokenInfo and a
+/// module's bind cache (keyed by serial + TokenInfo) never serves the old contents.
+fn last_update_now() -> Result<String, p15::Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_MICROS: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let prev = LAST_MICROS
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
+    let micros = now.max(prev + 1);
+    let whole = p15::generalized_time_from_unix(micros / 1_000_000)?;
+    let fraction = format!("{:06}", micros % 1_000_000);
+    let fraction = fraction.trim_end_matches('0');
+    Ok(match (whole.strip_suffix('Z'), fraction.is_empty()) {
+        (Some(base), false) => format!("{base}.{fraction}Z"),
+        _ => whole,
+    })
 }
 
 fn ca_cert_object(
@@ -437,7 +456,7 @@ pub fn create(options: &CreateOptions) -> Result<CardImage, PersonaliseError> {
         manufacturer_id: Some(MANUFACTURER.into()),
         label: Some(format!("AKIS_{}", hex_upper(&serial))),
         token_flags: p15::token_flags::LOGIN_REQUIRED | p15::token_flags::PRN_GENERATION,
-        last_update: Some(p15::generalized_time_from_unix(now_unix())?),
+        last_update: Some(last_update_now()?),
     })?;
     let dir = p15::encode_dir_records(&[p15::DirRecord {
         aid: PKCS15_AID.to_vec(),

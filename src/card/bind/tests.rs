@@ -309,8 +309,8 @@ fn bind_extended_sfi_reads_exact_lengths() {
     let ext = |p1: u8, n: usize| vec![0x00, 0xB0, p1, 0x00, n as u8];
     let expected = vec![
         hex("00 A4 04 0C 0C A0 00 00 00 63 50 4B 43 53 2D 31 35"),
-        hex("00 B0 91 00 00"),
         hex("00 B0 92 00 00"),
+        hex("00 B0 91 00 00"),
         ext(0x81, aodf_len),
         ext(0x82, prkdf_len),
         // CDF with declared length 0: not read. Key without certificate: PuKDF + SPKI.
@@ -348,7 +348,9 @@ fn bind_short_apdus_select_by_path_and_der_lengths() {
         .iter()
         .filter(|a| a[1] == 0xA4 && a[2] == 0x08)
         .collect();
-    assert_eq!(selects[0], &hex("00 A4 08 0C 04 3D 00 50 31"));
+    // EF.TokenInfo first (the cache check), then EF.ODF.
+    assert_eq!(selects[0], &hex("00 A4 08 0C 04 3D 00 50 32"));
+    assert_eq!(selects[1], &hex("00 A4 08 0C 04 3D 00 50 31"));
     // Never reads into the padding of the 2048-byte directory files.
     for a in log.iter().filter(|a| a[1] == 0xB0) {
         let offset = ((a[2] as usize) << 8) | a[3] as usize;
@@ -459,4 +461,152 @@ fn damaged_answers_never_panic() {
     }
     // Both outcomes occur: the damage reaches deep into bind, not only the first APDU.
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
+
+// ---- persistent bind cache (pkcs11-spec.md §3.2.1)
+
+fn temp_cache(name: &str) -> (std::path::PathBuf, super::super::BindCache) {
+    let dir = std::env::temp_dir().join(format!(
+        "eimza-bind-cache-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cache = super::super::BindCache::new(dir.join("eimza-pkcs11"));
+    (dir, cache)
+}
+
+fn set_token_info(card: &FsCard, last_update: Option<&str>) {
+    let info = p15::encode_token_info(&p15::TokenInfo {
+        version: 0,
+        serial_number: vec![0x01, 0xAB, 0xCD],
+        manufacturer_id: Some("TUBITAK BILGEM".into()),
+        label: Some("AKIS_01ABCD".into()),
+        token_flags: p15::token_flags::LOGIN_REQUIRED,
+        last_update: last_update.map(Into::into),
+    })
+    .expect("token info");
+    card.0
+        .lock()
+        .files
+        .insert(vec![0x3D, 0x00, 0x50, 0x32], padded(info, 512));
+}
+
+/// Bind over a fresh connection; returns the token and the APDUs it sent.
+fn bind_cached(
+    card: &FsCard,
+    cache: &super::super::BindCache,
+) -> (Result<TokenData, CardError>, Vec<Vec<u8>>) {
+    card.0.lock().log.clear();
+    let mut c = Card::new(Box::new(card.clone()));
+    let t = c.bind_with_cache(Some(cache));
+    let log = card.0.lock().log.clone();
+    (t, log)
+}
+
+#[test]
+fn cached_bind_sends_select_token_info_and_the_pin_counter() {
+    let (dir, cache) = temp_cache("hit");
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    let (cold, cold_log) = bind_cached(&card, &cache);
+    let cold = cold.expect("cold bind");
+    check_token(&cold);
+    assert_eq!(cold_log.len(), 9, "cold bind is the uncached sequence");
+    assert!(cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path").exists());
+
+    let (warm, warm_log) = bind_cached(&card, &cache);
+    let warm = warm.expect("cached bind");
+    assert_eq!(
+        warm_log,
+        vec![
+            hex("00 A4 04 0C 0C A0 00 00 00 63 50 4B 43 53 2D 31 35"),
+            hex("00 B0 92 00 00"),
+            hex("00 20 00 81"),
+        ]
+    );
+    // Same token; only the PUK counter is left unread.
+    let mut expected = cold.clone();
+    if let Some(puk) = expected.puk.as_mut() {
+        puk.status = PinStatus::Unknown;
+    }
+    assert_eq!(warm, expected);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn changed_contents_with_a_new_last_update_are_read_from_the_card() {
+    let (dir, cache) = temp_cache("stale");
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    let (first, _) = bind_cached(&card, &cache);
+    let first = first.expect("bind");
+    // Re-personalised under the same serial: a new public key, a new lastUpdate.
+    let mut spki = p256_spki();
+    let n = spki.len();
+    spki[n - 64..].fill(0x22);
+    card.0
+        .lock()
+        .files
+        .insert(vec![0x3D, 0x00, 0x42, 0x15], padded(spki, 600));
+    set_token_info(&card, Some("20261124130000Z"));
+    let (second, log) = bind_cached(&card, &cache);
+    let second = second.expect("bind");
+    assert_eq!(log.len(), 9, "the card was read in full");
+    assert_ne!(second.keys[0].public, first.keys[0].public);
+    let PublicKey::Ec { point, .. } = &second.keys[0].public else {
+        panic!("EC key expected");
+    };
+    assert_eq!(&point[1..], &[0x22; 64][..]);
+    // And the new contents are what the cache serves next.
+    let (third, log) = bind_cached(&card, &cache);
+    assert_eq!(log.len(), 3);
+    assert_eq!(third.expect("bind").keys, second.keys);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_card_without_last_update_is_never_cached() {
+    let (dir, cache) = temp_cache("no-last-update");
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    set_token_info(&card, None);
+    for _ in 0..2 {
+        let (t, log) = bind_cached(&card, &cache);
+        let t = t.expect("bind");
+        assert_eq!(t.last_update, None);
+        assert_eq!(t.keys.len(), 1);
+        assert_eq!(log.len(), 9);
+    }
+    assert!(!cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_entry_that_does_not_bind_is_replaced_by_a_full_read() {
+    let (dir, cache) = temp_cache("bad-entry");
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    let (good, _) = bind_cached(&card, &cache);
+    let good = good.expect("bind");
+    // A well-formed entry (valid checksum, matching TokenInfo) with a broken ODF.
+    let path = cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path");
+    let mut entry =
+        super::super::cache::decode(&std::fs::read(&path).expect("read")).expect("entry");
+    let odf = entry
+        .files
+        .get_mut(&(vec![0x3D, 0x00, 0x50, 0x31], 0))
+        .expect("ODF cached");
+    *odf = vec![0x30, 0x05, 0x01];
+    std::fs::write(&path, super::super::cache::encode(&entry)).expect("write");
+
+    let (t, log) = bind_cached(&card, &cache);
+    assert_eq!(t.expect("bind falls back to the card"), good);
+    // SELECT + TokenInfo, then the full sequence in a second transaction.
+    assert_eq!(log.len(), 2 + 9);
+    // The entry was rewritten: the next bind is served again.
+    let (_, log) = bind_cached(&card, &cache);
+    assert_eq!(log.len(), 3);
+
+    // Garbage in place of the entry: ignored, then rewritten.
+    std::fs::write(&path, b"garbage").expect("write");
+    let (t, log) = bind_cached(&card, &cache);
+    assert_eq!(t.expect("bind"), good);
+    assert_eq!(log.len(), 9);
+    let _ = std::fs::remove_dir_all(dir);
 }

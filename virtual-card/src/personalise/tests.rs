@@ -134,7 +134,14 @@ fn check_image(image: &CardImage, options: &CreateOptions) -> (Vec<u8>, Vec<u8>,
         Some(format!("AKIS_{}", hex_upper(&image.serial)))
     );
     assert_eq!(info.manufacturer_id.as_deref(), Some(MANUFACTURER));
-    assert!(info.last_update.as_ref().is_some_and(|t| t.len() == 15));
+    // YYYYMMDDHHMMSS[.fraction]Z, the fraction without trailing zeros (DER).
+    let time = info.last_update.clone().expect("lastUpdate");
+    assert!(time[..14].bytes().all(|b| b.is_ascii_digit()), "{time}");
+    assert!(time.ends_with('Z'), "{time}");
+    if let Some(fraction) = time.get(15..time.len() - 1) {
+        assert_eq!(&time[14..15], ".", "{time}");
+        assert!(!fraction.is_empty() && !fraction.ends_with('0'), "{time}");
+    }
 
     assert_eq!(aodf.len(), 2);
     let (pin, puk) = (&aodf[0], &aodf[1]);
