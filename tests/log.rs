@@ -62,6 +62,17 @@ fn calls_are_logged_and_pins_are_not() {
         "{log}"
     );
     assert!(log.contains("C_GetInfo("), "{log}");
+    // Every call line ends with the card I/O it caused (none here: no card).
+    assert!(
+        log.contains("C_Initialize(pInitArgs=0x0) = CKR_OK apdus=0 bytes=0 tx=0"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .filter(|l| l.contains(") = CKR_"))
+            .all(|l| l.ends_with(" apdus=0 bytes=0 tx=0")),
+        "{log}"
+    );
     assert!(log.contains("C_Finalize(pReserved=0x0) = CKR_OK"), "{log}");
     assert!(
         !log.contains("918273") && !log.contains("56473829"),

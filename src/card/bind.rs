@@ -11,8 +11,8 @@
 
 use super::cache::{BindCache, Entry};
 use super::{
-    keys, CardError, FileSource, CertificateEntry, KeyEntry, PinEncoding, PinInfo, PinStatus, TokenData,
-    Transaction, PIN_MAX_TRIES, PKCS15_AID, PUK_MAX_TRIES,
+    keys, CardError, CertificateEntry, FileSource, KeyEntry, PinEncoding, PinInfo, PinStatus,
+    TokenData, Transaction, PIN_MAX_TRIES, PKCS15_AID, PUK_MAX_TRIES,
 };
 use crate::apdu::{sw, Command};
 use eimza_pkcs15 as p15;
@@ -67,8 +67,8 @@ pub(super) fn bind(
 
     let info_file = tx.standard_file(TOKEN_INFO_FID);
     let info_bytes = tx.read_file(&info_file, Shape::Single)?;
-    let info = p15::parse_token_info(&info_bytes)
-        .map_err(|_| CardError::Malformed("EF.TokenInfo"))?;
+    let info =
+        p15::parse_token_info(&info_bytes).map_err(|_| CardError::Malformed("EF.TokenInfo"))?;
     // Without lastUpdate nothing tells a changed card from an unchanged one: no cache.
     let cache = cache.filter(|_| info.last_update.is_some());
     let atr = tx.channel.atr().to_vec();

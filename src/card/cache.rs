@@ -271,10 +271,8 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "eimza-cache-test-{}-{name}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("eimza-cache-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -352,7 +350,10 @@ mod tests {
             Some(PathBuf::from("/home/u/.cache/eimza-pkcs11"))
         );
         for off in ["0", "off", "NO", "false"] {
-            assert_eq!(BindCache::from_vars(Some(off), xdg.clone(), home.clone()), None);
+            assert_eq!(
+                BindCache::from_vars(Some(off), xdg.clone(), home.clone()),
+                None
+            );
         }
         assert_eq!(BindCache::from_vars(None, None, None), None);
     }

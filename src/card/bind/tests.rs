@@ -466,10 +466,7 @@ fn damaged_answers_never_panic() {
 // ---- persistent bind cache (pkcs11-spec.md §3.2.1)
 
 fn temp_cache(name: &str) -> (std::path::PathBuf, super::super::BindCache) {
-    let dir = std::env::temp_dir().join(format!(
-        "eimza-bind-cache-{}-{name}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("eimza-bind-cache-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cache = super::super::BindCache::new(dir.join("eimza-pkcs11"));
     (dir, cache)
@@ -511,7 +508,10 @@ fn cached_bind_sends_select_token_info_and_the_pin_counter() {
     let cold = cold.expect("cold bind");
     check_token(&cold);
     assert_eq!(cold_log.len(), 9, "cold bind is the uncached sequence");
-    assert!(cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path").exists());
+    assert!(cache
+        .entry_path(&[0x01, 0xAB, 0xCD])
+        .expect("path")
+        .exists());
 
     let (warm, warm_log) = bind_cached(&card, &cache);
     let warm = warm.expect("cached bind");
@@ -574,7 +574,10 @@ fn a_card_without_last_update_is_never_cached() {
         assert_eq!(t.keys.len(), 1);
         assert_eq!(log.len(), 9);
     }
-    assert!(!cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path").exists());
+    assert!(!cache
+        .entry_path(&[0x01, 0xAB, 0xCD])
+        .expect("path")
+        .exists());
     let _ = std::fs::remove_dir_all(dir);
 }
 
