@@ -4,6 +4,15 @@
 //!
 //! Module mode:  eimza-bench --module LIB [--token-label L] [--pin P] [--name N]
 //!               [--iterations N] [--threads 1,2,4,8] [--per-thread N] [--quick]
+//!               [--apdu-log FILE] [--no-sign] [--overhead-vcard CARDFILE]
+//!   --apdu-log FILE   (eimza module only) turn on its debug log into FILE and report
+//!                     the APDUs, bytes and PC/SC transactions of each phase, read from
+//!                     the `apdus=N bytes=M tx=K` ending of each call's log line.
+//!                     Logging costs time: use it in a run that is not timed.
+//!   --no-sign         stop after the token bind and the memory figures.
+//!   --overhead-vcard  the module's C_Sign (CKM_RSA_PKCS, first RSA key) and the same
+//!                     two APDUs sent straight to this software card file in process,
+//!                     alternately: the difference is the module's own cost.
 //! Raw mode:     eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--iterations N]
 //!               sends VERIFY once, then per "signature" one PC/SC transaction with
 //!               MSE SET DST + PSO COMPUTE DIGITAL SIGNATURE — exactly the APDUs the
@@ -30,12 +39,16 @@ struct Args {
     iterations: usize,
     threads: Vec<usize>,
     per_thread: usize,
+    apdu_log: Option<PathBuf>,
+    no_sign: bool,
+    overhead_vcard: Option<PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: eimza-bench --module LIB [--token-label L] [--pin P] [--name N] [--iterations N]\n\
          \x20                  [--threads 1,2,4,8] [--per-thread N] [--quick]\n\
+         \x20                  [--apdu-log FILE] [--no-sign] [--overhead-vcard CARDFILE]\n\
          \x20      eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--name N] [--iterations N]"
     );
     std::process::exit(2)
@@ -51,6 +64,9 @@ fn parse_args() -> Args {
         iterations: 50,
         threads: vec![1, 2, 4, 8],
         per_thread: 100,
+        apdu_log: None,
+        no_sign: false,
+        overhead_vcard: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -63,6 +79,9 @@ fn parse_args() -> Args {
             "--name" => args.name = value(),
             "--iterations" => args.iterations = value().parse().unwrap_or_else(|_| usage()),
             "--per-thread" => args.per_thread = value().parse().unwrap_or_else(|_| usage()),
+            "--apdu-log" => args.apdu_log = Some(value().into()),
+            "--overhead-vcard" => args.overhead_vcard = Some(value().into()),
+            "--no-sign" => args.no_sign = true,
             "--threads" => {
                 args.threads = value()
                     .split(',')
@@ -72,7 +91,7 @@ fn parse_args() -> Args {
             "--quick" => {
                 args.iterations = 5;
                 args.per_thread = 5;
-                args.threads = vec![1, 4];
+                args.threads = vec![1, 8];
             }
             _ => usage(),
         }
@@ -100,6 +119,67 @@ impl Report {
     fn row(&self, metric: &str, value: f64, unit: &str) {
         println!("  {metric:<44} {value:>12.3} {unit}");
         println!("BENCH {} {metric} {value:.3} {unit}", self.name);
+    }
+}
+
+/// Card I/O of the eimza module per phase, from its debug log (`--apdu-log`): each
+/// call's line ends with `apdus=N bytes=M tx=K`.
+struct ApduLog {
+    path: PathBuf,
+    offset: usize,
+}
+
+/// Turns a phase's totals into report rows (metric, value, unit).
+type PhaseRows<'a> = dyn Fn(&PhaseIo) -> Vec<(String, f64, &'static str)> + 'a;
+
+/// Totals of one phase, per PKCS#11 function: (calls, apdus, bytes, transactions,
+/// most APDUs in one call).
+#[derive(Default)]
+struct PhaseIo {
+    by_function: std::collections::BTreeMap<String, [u64; 5]>,
+}
+
+impl PhaseIo {
+    fn total(&self, index: usize) -> u64 {
+        self.by_function.values().map(|v| v[index]).sum()
+    }
+    fn of(&self, function: &str, index: usize) -> u64 {
+        self.by_function.get(function).map_or(0, |v| v[index])
+    }
+}
+
+impl ApduLog {
+    /// The calls logged since the last `take`.
+    fn take(&mut self) -> PhaseIo {
+        let text = std::fs::read(&self.path).unwrap_or_default();
+        let new = text.get(self.offset..).unwrap_or_default();
+        self.offset = text.len().max(self.offset);
+        let mut phase = PhaseIo::default();
+        for line in String::from_utf8_lossy(new).lines() {
+            let Some(call) = line.find(": C_").map(|i| &line[i + 2..]) else {
+                continue;
+            };
+            let Some(name) = call.split('(').next() else {
+                continue;
+            };
+            let field = |key: &str| {
+                line.rsplit(' ')
+                    .find_map(|w| w.strip_prefix(key))
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            let (Some(apdus), Some(bytes), Some(tx)) =
+                (field("apdus="), field("bytes="), field("tx="))
+            else {
+                continue;
+            };
+            let entry = phase.by_function.entry(name.to_string()).or_default();
+            entry[0] += 1;
+            entry[1] += apdus;
+            entry[2] += bytes;
+            entry[3] += tx;
+            entry[4] = entry[4].max(apdus);
+        }
+        phase
     }
 }
 
@@ -266,6 +346,31 @@ fn read_all_objects(session: &Session) -> Result<usize, cryptoki::error::Error> 
 }
 
 fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
+    let mut apdu_log = args.apdu_log.as_ref().map(|path| {
+        let _ = std::fs::remove_file(path);
+        // Read by the module at C_Initialize; set before any thread exists.
+        std::env::set_var("EIMZA_PKCS11_LOG", path);
+        std::env::set_var("EIMZA_PKCS11_LOG_LEVEL", "debug");
+        ApduLog {
+            path: path.clone(),
+            offset: 0,
+        }
+    });
+    let mut io_row = |phase: &str, io: &PhaseRows<'_>| {
+        if let Some(log) = apdu_log.as_mut() {
+            let taken = log.take();
+            for (metric, value, unit) in io(&taken) {
+                report.row(&format!("{phase}: {metric}"), value, unit);
+            }
+        }
+    };
+    let totals = |p: &PhaseIo| {
+        vec![
+            ("APDUs".to_string(), p.total(1) as f64, "apdus"),
+            ("bytes".to_string(), p.total(2) as f64, "bytes"),
+            ("transactions".to_string(), p.total(3) as f64, "tx"),
+        ]
+    };
     let (rss_start, _) = memory_kib();
     let (ctx, load) = time(|| -> Result<Pkcs11, cryptoki::error::Error> {
         let ctx = Pkcs11::new(module)?;
@@ -274,6 +379,7 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     });
     let ctx = ctx?;
     report.row("load + C_Initialize", ms(load), "ms");
+    io_row("load + C_Initialize", &totals);
 
     let mut samples: Vec<Duration> = (0..200)
         .map(|_| time(|| ctx.get_slots_with_token()).1)
@@ -283,6 +389,7 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
         us(percentile(&mut samples, 0.5)),
         "us",
     );
+    io_row("C_GetSlotList x200", &totals);
 
     let (rss_before_bind, _) = memory_kib();
     let (bound, bind) = time(|| -> Result<(Slot, usize), Box<dyn std::error::Error>> {
@@ -294,6 +401,7 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     let (slot, objects) = bound?;
     let (rss_after_bind, _) = memory_kib();
     report.row("token bind (token info + read all objects)", ms(bind), "ms");
+    io_row("token bind", &totals);
     report.row("objects before login", objects as f64, "objects");
     report.row(
         "RSS growth: load + bind",
@@ -306,7 +414,14 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
         "MiB",
     );
 
+    if args.no_sign {
+        let (_, peak) = memory_kib();
+        report.row("peak RSS (VmHWM)", peak as f64 / 1024.0, "MiB");
+        ctx.finalize()?;
+        return Ok(());
+    }
     let session = ctx.open_rw_session(slot)?;
+    io_row("C_OpenSession", &totals);
     for (metric, f) in [
         ("C_GetSlotInfo median (idle)", 0),
         ("C_GetTokenInfo median (idle)", 1),
@@ -316,15 +431,21 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
             .map(|_| time(|| polled_call(&ctx, slot, &session, f)).1)
             .collect();
         report.row(metric, us(percentile(&mut samples, 0.5)), "us");
+        io_row(
+            &format!("{} x500", &metric[..metric.find(' ').unwrap_or(0)]),
+            &totals,
+        );
     }
 
     let pin = AuthPin::new(args.pin.clone().into());
     let (login, login_time) = time(|| session.login(UserType::User, Some(&pin)));
     login?;
     report.row("C_Login", ms(login_time), "ms");
+    io_row("C_Login", &totals);
 
     let supported = ctx.get_mechanism_list(slot)?;
     let keys = signing_keys(&session, &supported)?;
+    io_row("mechanism list + key search", &totals);
     if keys.is_empty() {
         return Err("no private key with a measurable mechanism".into());
     }
@@ -349,6 +470,29 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
                 ms(p99),
                 "ms",
             );
+            let signatures = args.iterations.max(1) as f64;
+            io_row(
+                &format!("C_Sign {} {mech_name}", key.label),
+                &|p: &PhaseIo| {
+                    vec![
+                        (
+                            "APDUs per signature".into(),
+                            p.total(1) as f64 / signatures,
+                            "apdus",
+                        ),
+                        (
+                            "most APDUs in one C_Sign".into(),
+                            p.of("C_Sign", 4) as f64,
+                            "apdus",
+                        ),
+                        (
+                            "transactions per signature".into(),
+                            p.total(3) as f64 / signatures,
+                            "tx",
+                        ),
+                    ]
+                },
+            );
         }
     }
 
@@ -356,6 +500,12 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     let (mech, data) = &first.mechanisms[0];
     let mech_name = mech.name();
     polled_under_load(&ctx, slot, first.handle, *mech, data, report)?;
+    io_row("polled calls during C_Sign", &|p: &PhaseIo| {
+        ["C_GetSlotInfo", "C_GetTokenInfo", "C_GetSessionInfo"]
+            .iter()
+            .map(|f| (format!("{f} APDUs"), p.of(f, 1) as f64, "apdus"))
+            .collect()
+    });
 
     let mut single_rate = None;
     for &threads in &args.threads {
@@ -384,6 +534,14 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
             rate,
             "sig/s",
         );
+        let total = (threads * args.per_thread).max(1) as f64;
+        io_row(&format!("{threads} threads"), &|p: &PhaseIo| {
+            vec![(
+                "APDUs per signature".into(),
+                p.total(1) as f64 / total,
+                "apdus",
+            )]
+        });
         match single_rate {
             None => single_rate = Some(rate),
             Some(one) if one > 0.0 => report.row(
@@ -395,11 +553,103 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
         }
     }
 
+    if let Some(card_file) = &args.overhead_vcard {
+        sign_overhead(args, &session, &keys, card_file, report)?;
+    }
+
     let (_, peak) = memory_kib();
     report.row("peak RSS (VmHWM)", peak as f64 / 1024.0, "MiB");
     drop(session);
     ctx.finalize()?;
     Ok(())
+}
+
+/// The module's cost per signature: C_Sign (CKM_RSA_PKCS with a SHA-256 DigestInfo,
+/// as cryptoki sends it: C_SignInit, C_Sign for the length, C_Sign) against the same
+/// MSE + PSO sent straight to a software card in this process, alternately, so both
+/// see the same machine load. The card file must be a copy of the module's card
+/// (same keys), logged in with the same PIN.
+fn sign_overhead(
+    args: &Args,
+    session: &Session,
+    keys: &[KeyUnderTest],
+    card_file: &PathBuf,
+    report: &Report,
+) -> BenchResult {
+    let key = keys
+        .iter()
+        .find(|k| k.mechanisms.iter().any(|(m, _)| *m == Mech::RsaPkcs))
+        .ok_or("--overhead-vcard needs an RSA key with CKM_RSA_PKCS")?;
+    let card = virtual_card::VirtualCard::open(card_file)?;
+    card.set_delays(virtual_card::Delays::from_env()?);
+    card.power_on();
+    let send = |apdu: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let resp = card.transmit(apdu);
+        match resp.len().checked_sub(2).map(|n| (resp[n], resp[n + 1])) {
+            Some((0x90, 0x00)) => Ok(resp),
+            _ => Err(format!("software card answered {resp:02X?} to {:02X?}", &apdu[..4]).into()),
+        }
+    };
+    send(&SELECT_PKCS15)?;
+    let mut verify = vec![0x00, 0x20, 0x00, 0x81, args.pin.len() as u8];
+    verify.extend_from_slice(args.pin.as_bytes());
+    send(&verify)?;
+    let (mse, pso) = raw_sign_apdus();
+    let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
+    digest_info.extend_from_slice(&[0x5a; 32]);
+    let mechanism = Mech::RsaPkcs.mechanism();
+    let rounds = (args.iterations * 4).max(20);
+    let (mut module, mut raw, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (sig, m) = time(|| session.sign(&mechanism, key.handle, &digest_info));
+        sig?;
+        let (answer, r) = time(|| -> BenchResult {
+            card.note_transaction();
+            send(&mse)?;
+            send(&pso)?;
+            Ok(())
+        });
+        answer?;
+        module.push(m);
+        raw.push(r);
+        diff.push(us(m) - us(r));
+    }
+    diff.sort_by(f64::total_cmp);
+    report.row(
+        "in-process C_Sign CKM_RSA_PKCS (paired) median",
+        ms(percentile(&mut module, 0.5)),
+        "ms",
+    );
+    report.row(
+        "in-process raw MSE+PSO (paired) median",
+        ms(percentile(&mut raw, 0.5)),
+        "ms",
+    );
+    report.row(
+        "module overhead per C_Sign (median of paired differences)",
+        diff[diff.len() / 2],
+        "us",
+    );
+    Ok(())
+}
+
+/// SELECT of the PKCS#15 application by AID.
+const SELECT_PKCS15: [u8; 17] = [
+    0x00, 0xA4, 0x04, 0x0C, 0x0C, 0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43, 0x53, 0x2D, 0x31,
+    0x35,
+];
+
+/// MSE SET DST (RSA PKCS#1, key reference 1) and PSO CDS over a SHA-256 DigestInfo
+/// with extended Le 0xFF00: what the module sends for CKM_RSA_PKCS on key 1.
+fn raw_sign_apdus() -> (Vec<u8>, Vec<u8>) {
+    let mse = vec![
+        0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x02, 0x84, 0x01, 0x01,
+    ];
+    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 0x00, 0x00, 51];
+    pso.extend_from_slice(&SHA256_DIGEST_INFO_PREFIX);
+    pso.extend_from_slice(&[0x5a; 32]);
+    pso.extend_from_slice(&[0xFF, 0x00]);
+    (mse, pso)
 }
 
 fn polled_call(ctx: &Pkcs11, slot: Slot, session: &Session, which: u8) -> bool {
@@ -564,21 +814,11 @@ fn bench_raw(args: &Args, reader_substring: &str, report: &Report) -> BenchResul
                 _ => Err(format!("card answered {resp:02X?} to {:02X?}", &apdu[..4]).into()),
             }
         };
-    let select = [
-        0x00, 0xA4, 0x04, 0x0C, 0x0C, 0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43, 0x53, 0x2D,
-        0x31, 0x35,
-    ];
-    send(&card, &select)?;
+    send(&card, &SELECT_PKCS15)?;
     let mut verify = vec![0x00, 0x20, 0x00, 0x81, args.pin.len() as u8];
     verify.extend_from_slice(args.pin.as_bytes());
     send(&card, &verify)?;
-    let mse = [
-        0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x02, 0x84, 0x01, 0x01,
-    ];
-    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 0x00, 0x00, 51];
-    pso.extend_from_slice(&SHA256_DIGEST_INFO_PREFIX);
-    pso.extend_from_slice(&[0x5a; 32]);
-    pso.extend_from_slice(&[0x00, 0x00]);
+    let (mse, pso) = raw_sign_apdus();
     let mut samples = Vec::with_capacity(args.iterations);
     for _ in 0..args.iterations {
         let start = Instant::now();
