@@ -1,6 +1,7 @@
 //! `VirtualCard`: a software card in a virtual reader, shareable between threads.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -214,6 +215,11 @@ pub struct VirtualCard {
     /// for a slow signature.
     io: Mutex<()>,
     state: Mutex<State>,
+    /// Copies of `State::present` / `State::powered`, written under the state lock: the
+    /// state lock is held while a signature is computed (milliseconds for RSA), and a
+    /// reader's presence query must not wait for the card's arithmetic.
+    present: AtomicBool,
+    powered: AtomicBool,
     file: Option<PathBuf>,
 }
 
@@ -247,8 +253,17 @@ impl VirtualCard {
                 stats: Stats::default(),
                 delays: Delays::default(),
             }),
+            present: AtomicBool::new(true),
+            powered: AtomicBool::new(true),
             file,
         })
+    }
+
+    /// Publish presence and power after a change made under the state lock.
+    fn publish(&self, state: &State) {
+        self.present.store(state.present, Ordering::Release);
+        self.powered
+            .store(state.present && state.powered, Ordering::Release);
     }
 
     /// The card file, if the card is persisted.
@@ -295,6 +310,7 @@ impl VirtualCard {
             return Vec::new();
         }
         state.powered = true;
+        self.publish(&state);
         state.card.reset_session();
         ATR.to_vec()
     }
@@ -309,6 +325,7 @@ impl VirtualCard {
         let _io = self.io.lock();
         let mut state = self.state.lock();
         state.powered = false;
+        self.publish(&state);
         state.card.reset_session();
     }
 
@@ -317,6 +334,7 @@ impl VirtualCard {
         let mut state = self.state.lock();
         state.present = false;
         state.powered = false;
+        self.publish(&state);
         state.card.reset_session();
     }
 
@@ -326,16 +344,18 @@ impl VirtualCard {
         if !state.present {
             state.present = true;
             state.powered = false;
+            self.publish(&state);
         }
     }
 
+    /// Never waits for a command in progress.
     pub fn is_present(&self) -> bool {
-        self.state.lock().present
+        self.present.load(Ordering::Acquire)
     }
 
+    /// Never waits for a command in progress.
     pub fn is_powered(&self) -> bool {
-        let state = self.state.lock();
-        state.present && state.powered
+        self.powered.load(Ordering::Acquire)
     }
 
     pub fn atr(&self) -> Vec<u8> {
