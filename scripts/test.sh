@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 scripts/deps.sh
+# The module's persistent bind cache goes to a throw-away folder, not the user's ~/.cache.
+export XDG_CACHE_HOME=$(mktemp -d /tmp/eimza-test-cache.XXXXXX)
+trap 'rm -rf "$XDG_CACHE_HOME"' EXIT
 cargo build --release --workspace --locked
 cargo test --workspace --locked
 

@@ -7,7 +7,7 @@
 //! - the largest chunks allowed (65535 bytes with extended length, 256 without);
 //! - the PuKDF only for keys without a certificate;
 //! - EF.TokenInfo first: with a persistent cache entry for exactly this TokenInfo
-//!   (and ATR), the other files come from the cache and only the PIN counter is read.
+//!   (and ATR), the other files come from the cache and only the counters are read.
 
 use super::cache::{BindCache, Entry};
 use super::{
@@ -186,10 +186,11 @@ pub(super) fn bind(
     let (user_pin, puk) = choose_pins(&pins, &keys)?;
     let mut user_pin = pin_info(user_pin, PIN_MAX_TRIES)?;
     let mut puk = puk.map(|p| pin_info(p, PUK_MAX_TRIES)).transpose()?;
+    // Both counters even when the rest comes from the cache: they are live card state
+    // (another application may have spent tries), and the token flags
+    // (CKF_USER_PIN_*, CKF_SO_PIN_*) must be right from the first C_GetTokenInfo.
     user_pin.status = counter(tx, user_pin.reference)?;
-    // From the cache the PUK counter stays Unknown (no CKF_SO_PIN_* flags) until an SO
-    // operation reads it: a known card binds in 3 APDUs.
-    if let Some(puk) = puk.as_mut().filter(|_| !from_cache) {
+    if let Some(puk) = puk.as_mut() {
         puk.status = counter(tx, puk.reference)?;
     }
 

@@ -1,5 +1,5 @@
 //! Persistent cache of a card's public PKCS#15 files (pkcs11-spec.md §3.2.1), so a
-//! known card binds with SELECT + READ EF.TokenInfo + the PIN counter.
+//! known card binds with SELECT + READ EF.TokenInfo + the PIN and PUK counters.
 //!
 //! One file per card serial under `$XDG_CACHE_HOME/eimza-pkcs11/` (else
 //! `~/.cache/eimza-pkcs11/`); `EIMZA_PKCS11_CACHE=0` turns it off. The entry holds the

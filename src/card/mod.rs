@@ -524,7 +524,7 @@ impl Card {
 
     /// [`bind`](Self::bind) with a persistent cache of the public files
     /// (pkcs11-spec.md §3.2.1): a card whose ATR and EF.TokenInfo match a stored entry
-    /// is bound from it (SELECT, TokenInfo, PIN counter: 3 APDUs); otherwise the card
+    /// is bound from it (SELECT, TokenInfo, PIN and PUK counters: 4 APDUs); otherwise the card
     /// is read and the entry (re)written. If a served entry does not bind, the card
     /// is read again in full, in a second transaction.
     pub fn bind_with_cache(&mut self, cache: Option<&BindCache>) -> Result<TokenData, CardError> {

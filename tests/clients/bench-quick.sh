@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# scripts/bench.sh --quick: eimza-bench runs against our module (in process and through
+# pcscd + vpcd), the raw PC/SC replay and SoftHSM2, and every APDU count meets its goal
+# (C_Initialize and polled calls 0, bind ≤ 12 cold and ≤ 4 cached, C_Login ≤ 2,
+# C_Sign ≤ 2 per signature, 8 threads without errors). No timing is asserted.
+exec "$(dirname "$0")/../../scripts/bench.sh" --quick --no-build
