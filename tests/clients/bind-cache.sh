@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 export XDG_CACHE_HOME=$WORK/cache
 unset EIMZA_PKCS11_CACHE
-SERIAL=0C0C0C0C0C0C0C0C
+SERIAL=0CAC4E0000000001
 CARD=$WORK/c.card
 ENTRY=$XDG_CACHE_HOME/eimza-pkcs11/card-$SERIAL.bin
 make_card "$CARD" "$SERIAL" rsa2048
