@@ -340,6 +340,23 @@ pub fn check_pin(info: &PinInfo, value: &[u8]) -> Result<(), CK_RV> {
     }
 }
 
+/// Whether a failed user-PIN command left the PIN's security status cleared on the
+/// card (Part 1 §1.4): a blocked PIN always, a wrong CHANGE REFERENCE DATA too.
+pub fn card_cleared_pin_status(error: &CardError, change_command: bool) -> bool {
+    match error {
+        CardError::PinBlocked | CardError::PinIncorrect { tries_left: 0 } => true,
+        CardError::PinIncorrect { .. } => change_command,
+        _ => false,
+    }
+}
+
+/// The card no longer holds the user's login: neither does the token.
+pub fn logout_user(token: &Token) {
+    if token.login() == Login::User {
+        token.set_login(Login::Public);
+    }
+}
+
 fn fits(info: &PinInfo, value: &[u8]) -> bool {
     check_pin(info, value).is_ok()
 }
@@ -765,9 +782,12 @@ impl Module {
                 self.record_status(token, true, &result);
                 result.map_err(|e| card_rv(&e))
             }
+            // Only a value that can be the PUK goes to the card as one, and only when
+            // it cannot be meant as the PIN (or the PIN is blocked anyway): a user-PIN
+            // try is never spent on an unblock, nor a PUK try on a PIN change.
             (Login::Public, Some(puk))
-                if live.user_status == PinStatus::Blocked
-                    || (fits(puk, &old) && !fits(user, &old)) =>
+                if fits(puk, &old)
+                    && (!fits(user, &old) || live.user_status == PinStatus::Blocked) =>
             {
                 check_pin(puk, &old)?;
                 check_pin(user, &new)?;
@@ -790,6 +810,12 @@ impl Module {
                 let result =
                     slot.with_card(token, |card| card.change_reference_data(user, &old, &new));
                 self.record_status(token, false, &result);
+                if result
+                    .as_ref()
+                    .is_err_and(|e| card_cleared_pin_status(e, true))
+                {
+                    logout_user(token);
+                }
                 result.map_err(|e| card_rv(&e))
             }
         }
