@@ -1,0 +1,445 @@
+//! The commands: status, pin change, pin unblock, sign.
+
+use crate::certinfo::{CertSummary, KeyKind};
+use crate::cms::{self, Scheme, SignedAttributes};
+use crate::i18n::{Lang, Msg, Secret};
+use crate::policy::{CounterFlags, Policy};
+use crate::prompt::Input;
+use crate::token::{self, failure, rv, Module};
+use crate::{Exit, Failure, Options};
+use cryptoki::error::RvError;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::{Slot, TokenInfo};
+use cryptoki::types::AuthPin;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// Printer bound to the chosen language.
+pub struct Out {
+    pub lang: Lang,
+}
+
+impl Out {
+    pub fn say(&self, msg: Msg) {
+        println!("{}", msg.text(self.lang));
+    }
+}
+
+/// `eimza status`. Exit 0 when at least one token answered, 2 otherwise.
+pub fn status(opts: &Options, out: &Out) -> Result<(), Failure> {
+    let module = Module::load(opts.module.as_deref())?;
+    if let Ok(info) = module.ctx.get_library_info() {
+        let v = info.library_version();
+        out.say(Msg::ModuleLine {
+            path: module.path.display().to_string(),
+            description: token::trimmed(info.library_description()),
+            manufacturer: token::trimmed(info.manufacturer_id()),
+            version: format!("{}.{}", v.major(), v.minor()),
+        });
+    }
+    let slots = module.ctx.get_all_slots().map_err(failure)?;
+    if slots.is_empty() {
+        return Err(Failure::new(Exit::NoToken, Msg::NoSlots));
+    }
+    let mut tokens = 0;
+    for slot in slots
+        .into_iter()
+        .filter(|s| opts.slot.is_none_or(|id| s.id() == id))
+    {
+        let description = module
+            .ctx
+            .get_slot_info(slot)
+            .map(|i| token::trimmed(i.slot_description()))
+            .unwrap_or_default();
+        out.say(Msg::SlotLine {
+            id: slot.id(),
+            description,
+        });
+        let info = match module.ctx.get_token_info(slot) {
+            Ok(info) => info,
+            Err(e) => {
+                out.say(match rv(&e) {
+                    Some(RvError::TokenNotRecognized) => Msg::CardNotRecognized,
+                    Some(RvError::TokenNotPresent) => Msg::CardAbsent,
+                    _ => Msg::ModuleError(e.to_string()),
+                });
+                continue;
+            }
+        };
+        tokens += 1;
+        token_status(&module, slot, &info, out);
+    }
+    if tokens == 0 {
+        return Err(Failure::new(Exit::NoToken, Msg::NoCard));
+    }
+    Ok(())
+}
+
+fn token_status(module: &Module, slot: Slot, info: &TokenInfo, out: &Out) {
+    if !info.token_initialized() {
+        out.say(Msg::TokenNotInitialized);
+        return;
+    }
+    out.say(Msg::CardPresent);
+    out.say(Msg::TokenLabel(token::trimmed(info.label())));
+    out.say(Msg::TokenSerial(token::trimmed(info.serial_number())));
+    out.say(Msg::TokenManufacturer(token::trimmed(
+        info.manufacturer_id(),
+    )));
+    out.say(Msg::TokenModel(token::trimmed(info.model())));
+    let policy = Policy::user_pin(info.min_pin_length(), info.max_pin_length());
+    out.say(Msg::PinLengthRule(
+        policy.min,
+        info.max_pin_length().max(policy.min),
+    ));
+    let user = CounterFlags::user(info);
+    out.say(Msg::State(Secret::Pin, user.state()));
+    if user.to_be_changed {
+        out.say(Msg::PinToBeChanged(Secret::Pin));
+    }
+    let so = CounterFlags::so(info);
+    out.say(Msg::State(Secret::Puk, so.state()));
+    if so.to_be_changed {
+        out.say(Msg::PinToBeChanged(Secret::Puk));
+    }
+    let certs = module
+        .ctx
+        .open_ro_session(slot)
+        .map_err(failure)
+        .and_then(|session| token::read_certificates(&session));
+    match certs {
+        Ok(certs) if certs.is_empty() => out.say(Msg::NoCertificates),
+        Ok(certs) => {
+            for cert in certs {
+                out.say(Msg::CertHeader(cert.label.clone()));
+                match &cert.summary {
+                    Ok(summary) => summary.status_lines().into_iter().for_each(|m| out.say(m)),
+                    Err(e) => out.say(Msg::CertUnreadable(e.clone())),
+                }
+            }
+        }
+        Err(f) => out.say(f.msg),
+    }
+}
+
+/// Reads a secret and checks it against `policy` before anything else sees it.
+fn ask(input: &mut Input, prompt: Msg, policy: &Policy) -> Result<Zeroizing<String>, Failure> {
+    let value = input.secret(&prompt)?;
+    policy
+        .check(&value)
+        .map_err(|m| Failure::new(Exit::Usage, m))?;
+    Ok(value)
+}
+
+/// New PIN twice; both must match and follow the policy.
+fn ask_new_pin(input: &mut Input, policy: &Policy) -> Result<Zeroizing<String>, Failure> {
+    let first = ask(input, Msg::PromptNewPin, policy)?;
+    let second = input.secret(&Msg::PromptNewPinAgain)?;
+    if *first != *second {
+        return Err(Failure::new(Exit::Usage, Msg::PinsDiffer));
+    }
+    Ok(first)
+}
+
+/// Before a last try: the warning, then an explicit yes or nothing happens.
+fn confirm_last_try(input: &mut Input, secret: Secret, out: &Out) -> Result<(), Failure> {
+    eprintln!("{}", Msg::LastTryWarning(secret).text(out.lang));
+    if input.confirm(&Msg::ConfirmQuestion)? {
+        Ok(())
+    } else {
+        Err(Failure::new(Exit::Usage, Msg::Cancelled))
+    }
+}
+
+/// cryptoki's PIN type, built without an intermediate copy left behind: the
+/// `String` has exactly the PIN's capacity, so boxing it does not reallocate.
+fn auth_pin(pin: &str) -> AuthPin {
+    let mut exact = String::with_capacity(pin.len());
+    exact.push_str(pin);
+    AuthPin::from(exact)
+}
+
+/// What a failed PIN/PUK operation means for the holder, from fresh token flags.
+fn pin_failure(module: &Module, slot: Slot, secret: Secret, e: cryptoki::error::Error) -> Failure {
+    let flags = |info: &TokenInfo| match secret {
+        Secret::Pin => CounterFlags::user(info),
+        Secret::Puk => CounterFlags::so(info),
+    };
+    match rv(&e) {
+        Some(RvError::PinIncorrect) => {
+            let tries = module
+                .token_info(slot)
+                .map(|info| flags(&info).tries_left())
+                .unwrap_or(crate::i18n::TriesLeft::Unknown);
+            let code = if tries == crate::i18n::TriesLeft::NoneLeft {
+                Exit::Blocked
+            } else {
+                Exit::WrongPin
+            };
+            Failure::new(code, Msg::Incorrect(secret, tries))
+        }
+        Some(RvError::PinLocked) => Failure::new(Exit::Blocked, Msg::BlockedNow(secret)),
+        Some(RvError::PinLenRange | RvError::PinInvalid) => {
+            Failure::new(Exit::Usage, Msg::ModuleRejectedLength(secret))
+        }
+        _ => failure(e),
+    }
+}
+
+/// `eimza pin change`: C_SetPIN(old, new) in an RW session.
+pub fn pin_change(opts: &Options, out: &Out, input: &mut Input) -> Result<(), Failure> {
+    let module = Module::load(opts.module.as_deref())?;
+    let (slot, info) = module.choose_token(opts.slot)?;
+    out.say(Msg::UsingToken(token::trimmed(info.label())));
+    let user = CounterFlags::user(&info);
+    if user.locked {
+        return Err(Failure::new(
+            Exit::Blocked,
+            Msg::AlreadyBlocked(Secret::Pin),
+        ));
+    }
+    if user.final_try {
+        confirm_last_try(input, Secret::Pin, out)?;
+    }
+    let policy = Policy::user_pin(info.min_pin_length(), info.max_pin_length());
+    let old = ask(input, Msg::PromptCurrentPin, &policy)?;
+    let new = ask_new_pin(input, &policy)?;
+    let session = module.ctx.open_rw_session(slot).map_err(failure)?;
+    session
+        .set_pin(&auth_pin(&old), &auth_pin(&new))
+        .map_err(|e| pin_failure(&module, slot, Secret::Pin, e))?;
+    out.say(Msg::PinChanged);
+    Ok(())
+}
+
+/// `eimza pin unblock`: C_Login(CKU_SO, PUK) + C_InitPIN(new) in an RW session.
+pub fn pin_unblock(opts: &Options, out: &Out, input: &mut Input) -> Result<(), Failure> {
+    let module = Module::load(opts.module.as_deref())?;
+    let (slot, info) = module.choose_token(opts.slot)?;
+    out.say(Msg::UsingToken(token::trimmed(info.label())));
+    let so = CounterFlags::so(&info);
+    if so.locked {
+        return Err(Failure::new(
+            Exit::Blocked,
+            Msg::AlreadyBlocked(Secret::Puk),
+        ));
+    }
+    if so.final_try {
+        confirm_last_try(input, Secret::Puk, out)?;
+    }
+    let puk = ask(input, Msg::PromptPuk, &Policy::puk())?;
+    let policy = Policy::user_pin(info.min_pin_length(), info.max_pin_length());
+    let new = ask_new_pin(input, &policy)?;
+    // Only this RW session may be open: some modules refuse an SO login while a
+    // read-only session exists.
+    let session = module.ctx.open_rw_session(slot).map_err(failure)?;
+    session
+        .login(UserType::So, Some(&auth_pin(&puk)))
+        .map_err(|e| pin_failure(&module, slot, Secret::Puk, e))?;
+    drop(puk);
+    let result = session.init_pin(&auth_pin(&new));
+    let _ = session.logout();
+    result.map_err(|e| pin_failure(&module, slot, Secret::Pin, e))?;
+    out.say(Msg::PinUnblocked);
+    Ok(())
+}
+
+/// Options of `eimza sign`.
+pub struct SignOptions {
+    pub file: PathBuf,
+    pub label: Option<String>,
+    pub out: Option<PathBuf>,
+    pub pss: bool,
+}
+
+/// `eimza sign FILE`: a detached CMS signature with the card's key.
+pub fn sign(
+    opts: &Options,
+    sign: &SignOptions,
+    out: &Out,
+    input: &mut Input,
+) -> Result<(), Failure> {
+    let shown = sign.file.display().to_string();
+    let content = std::fs::read(&sign.file)
+        .map_err(|e| Failure::new(Exit::Other, Msg::ReadFailed(shown.clone(), e.to_string())))?;
+    let out_path = sign.out.clone().unwrap_or_else(|| {
+        let mut p = sign.file.clone().into_os_string();
+        p.push(".p7s");
+        PathBuf::from(p)
+    });
+
+    let module = Module::load(opts.module.as_deref())?;
+    let (slot, info) = module.choose_token(opts.slot)?;
+    out.say(Msg::UsingToken(token::trimmed(info.label())));
+    let session = module.ctx.open_ro_session(slot).map_err(failure)?;
+    let certs = token::read_certificates(&session)?;
+    let chosen = choose_certificate(certs, sign.label.as_deref())?;
+    let summary = chosen
+        .summary
+        .as_ref()
+        .map_err(|e| Failure::new(Exit::Other, Msg::CertUnreadable(e.clone())))?;
+    let (mechanism, scheme, mechanism_name) = mechanism_for(&summary.key, sign.pss)?;
+
+    let user = CounterFlags::user(&info);
+    if user.locked {
+        return Err(Failure::new(
+            Exit::Blocked,
+            Msg::AlreadyBlocked(Secret::Pin),
+        ));
+    }
+    if user.final_try {
+        confirm_last_try(input, Secret::Pin, out)?;
+    }
+    let policy = Policy::user_pin(info.min_pin_length(), info.max_pin_length());
+    let pin = ask(input, Msg::PromptPin, &policy)?;
+    session
+        .login(UserType::User, Some(&auth_pin(&pin)))
+        .map_err(|e| pin_failure(&module, slot, Secret::Pin, e))?;
+    let result = sign_with_card(
+        &session,
+        &chosen,
+        summary,
+        &content,
+        &mechanism,
+        scheme,
+        &pin,
+        out,
+        mechanism_name,
+    );
+    drop(pin);
+    let _ = session.logout();
+    let p7s = result?;
+    std::fs::write(&out_path, p7s).map_err(|e| {
+        Failure::new(
+            Exit::Other,
+            Msg::WriteFailed(out_path.display().to_string(), e.to_string()),
+        )
+    })?;
+    out.say(Msg::Signed {
+        file: shown,
+        out: out_path.display().to_string(),
+    });
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_with_card(
+    session: &Session,
+    cert: &token::CertObject,
+    summary: &CertSummary,
+    content: &[u8],
+    mechanism: &Mechanism,
+    scheme: Scheme,
+    pin: &str,
+    out: &Out,
+    mechanism_name: &str,
+) -> Result<Vec<u8>, Failure> {
+    let key = find_private_key(session, cert)?;
+    out.say(Msg::SigningWith {
+        label: cert.label.clone(),
+        subject: summary.subject_cn.clone(),
+        mechanism: mechanism_name.to_string(),
+    });
+    let cms_error = |e: der::Error| Failure::new(Exit::Other, Msg::CmsFailed(e.to_string()));
+    let attributes =
+        SignedAttributes::new(content, summary, std::time::SystemTime::now()).map_err(cms_error)?;
+    let to_be_signed = attributes.to_be_signed().map_err(cms_error)?;
+    let always_authenticate = session
+        .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
+        .ok()
+        .and_then(|attrs| {
+            attrs.into_iter().find_map(|a| match a {
+                Attribute::AlwaysAuthenticate(v) => Some(v),
+                _ => None,
+            })
+        })
+        .unwrap_or(false);
+    let raw = if always_authenticate {
+        // A user-consent key wants the PIN again between C_SignInit and the
+        // signature; the multi-part form leaves room for that login.
+        session.sign_init(mechanism, key).map_err(failure)?;
+        session
+            .login(UserType::ContextSpecific, Some(&auth_pin(pin)))
+            .map_err(failure)?;
+        session.sign_update(&to_be_signed).map_err(failure)?;
+        session.sign_final().map_err(failure)?
+    } else {
+        session
+            .sign(mechanism, key, &to_be_signed)
+            .map_err(failure)?
+    };
+    let signature = match scheme {
+        Scheme::EcdsaSha256 => cms::ecdsa_raw_to_der(&raw).map_err(cms_error)?,
+        Scheme::RsaPkcs1Sha256 | Scheme::RsaPssSha256 => raw,
+    };
+    cms::encode_signed_data(summary, attributes, scheme, signature).map_err(cms_error)
+}
+
+/// --label, else the certificate with nonRepudiation, else the first readable one.
+fn choose_certificate(
+    certs: Vec<token::CertObject>,
+    label: Option<&str>,
+) -> Result<token::CertObject, Failure> {
+    if let Some(label) = label {
+        return certs
+            .into_iter()
+            .find(|c| c.label == label)
+            .ok_or_else(|| Failure::new(Exit::Other, Msg::NoCertForLabel(label.to_string())));
+    }
+    let mut readable: Vec<token::CertObject> =
+        certs.into_iter().filter(|c| c.summary.is_ok()).collect();
+    if readable.is_empty() {
+        return Err(Failure::new(Exit::Other, Msg::NoCertificates));
+    }
+    let index = readable
+        .iter()
+        .position(|c| c.summary.as_ref().is_ok_and(|s| s.non_repudiation))
+        .unwrap_or(0);
+    Ok(readable.swap_remove(index))
+}
+
+fn find_private_key(session: &Session, cert: &token::CertObject) -> Result<ObjectHandle, Failure> {
+    let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
+    if cert.id.is_empty() {
+        template.push(Attribute::Label(cert.label.as_bytes().to_vec()));
+    } else {
+        template.push(Attribute::Id(cert.id.clone()));
+    }
+    session
+        .find_objects(&template)
+        .map_err(failure)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::new(Exit::Other, Msg::NoSigningKey(cert.label.clone())))
+}
+
+fn mechanism_for(
+    key: &KeyKind,
+    pss: bool,
+) -> Result<(Mechanism<'static>, Scheme, &'static str), Failure> {
+    match key {
+        KeyKind::Rsa { .. } if pss => Ok((
+            Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                hash_alg: MechanismType::SHA256,
+                mgf: PkcsMgfType::MGF1_SHA256,
+                s_len: 32.into(),
+            }),
+            Scheme::RsaPssSha256,
+            "CKM_SHA256_RSA_PKCS_PSS",
+        )),
+        KeyKind::Rsa { .. } => Ok((
+            Mechanism::Sha256RsaPkcs,
+            Scheme::RsaPkcs1Sha256,
+            "CKM_SHA256_RSA_PKCS",
+        )),
+        KeyKind::Ec { .. } => Ok((
+            Mechanism::EcdsaSha256,
+            Scheme::EcdsaSha256,
+            "CKM_ECDSA_SHA256",
+        )),
+        KeyKind::Other(what) => Err(Failure::new(Exit::Other, Msg::UnsupportedKey(what.clone()))),
+    }
+}
