@@ -11,11 +11,11 @@ cargo build --release --workspace --locked
 cargo test --workspace --locked
 
 passed=0; failed=0; failures=()
-for t in tests/clients/*.sh; do
+for t in virtual-card/tests/vpcd-roundtrip.sh tests/clients/*.sh; do
   [ -e "$t" ] || continue
   echo "=== $t"
   if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
 done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
-echo "clients: $passed passed, $failed failed"
+echo "scenarios: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,12 +1,36 @@
 //! The eimza software card: implements the card profile of `pkcs11-spec.md` Part 1
-//! with real keys. INTERFACE CONTRACT — to be filled in.
+//! (ISO 7816-4 APDUs over a PKCS#15 file system) with real keys and persisted PIN state.
 //!
 //! Public API (used by the module's in-process software reader and by tests):
-//! - `VirtualCard::open(path)`  load a personalised card file (clear error if corrupt/foreign)
-//! - `VirtualCard::transmit(&self, apdu: &[u8]) -> Vec<u8>`  one APDU in, data ‖ SW out
-//! - `power_on()/reset() -> ATR`, `power_off()`, `remove()`, `insert()`, `is_present()`
-//! - `stats() -> Stats`  APDUs, bytes in/out, transactions (instrumentation)
-//! - `set_delays(Delays)`  per-command delays to model a real card
-//! - `personalise::create(&CreateOptions) -> CardImage`, `CardImage` persisted by `store`
+//! - [`VirtualCard::open`] loads a card file ([`StoreError`] if missing, corrupt or
+//!   foreign); [`VirtualCard::from_image`] makes a card from a [`CardImage`] (in memory
+//!   with `None`, persisted to the given file with `Some`).
+//! - [`VirtualCard::transmit`]: one APDU in, `data ‖ SW1 SW2` out; an **empty** vector
+//!   when the card is removed or unpowered. A new card is present and powered.
+//! - [`VirtualCard::power_on`] / [`VirtualCard::reset`] return the [`ATR`];
+//!   [`VirtualCard::power_off`], [`VirtualCard::remove`], [`VirtualCard::insert`],
+//!   [`VirtualCard::is_present`].
+//! - [`VirtualCard::stats`] and [`VirtualCard::note_transaction`]: instrumentation.
+//! - [`VirtualCard::set_delays`] with [`Delays`] (`EIMZA_VCARD_DELAYS`) models a real
+//!   card's timing.
+//! - [`VirtualCard::status`]: serial, keys, PIN/PUK retry counters.
+//! - `personalise::create(&CreateOptions) -> CardImage` makes a new card (separate
+//!   module); [`store`] owns the file format; [`serve`] bridges to vpcd.
 
+pub mod apdu;
+pub mod card;
+pub mod crypto;
 pub mod image;
+// `personalise` (CreateOptions, create) is written on another branch; the lead enables
+// this line when merging it.
+// pub mod personalise;
+pub mod serve;
+pub mod store;
+mod vcard;
+
+pub use image::{CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
+pub use store::StoreError;
+pub use vcard::{
+    algorithm_name, hex, CardStatus, CounterStatus, Delays, KeyStatus, Stats, VirtualCard, ATR,
+    DELAYS_ENV,
+};

@@ -1,0 +1,377 @@
+//! `VirtualCard`: a software card in a virtual reader, shareable between threads.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::card::{Card, Work, PIN_REF, PUK_REF};
+use crate::image::{CardImage, KeyAlgorithm};
+use crate::store::{self, StoreError};
+
+/// The card's ATR (spec §1.1): AKIS v2.x family, T=1, historical bytes "TCVC1", card
+/// capabilities with extended Lc/Le, LCS 05, SW 9000, then TCK.
+pub const ATR: [u8; 23] = [
+    0x3B, 0x9F, 0x96, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x65, 0x54, 0x43, 0x56, 0x43, 0x31, 0x73, 0xB4,
+    0x00, 0x40, 0x83, 0x05, 0x90, 0x00, 0x45,
+];
+
+/// Traffic counters since the card object was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Command APDUs answered (power controls not counted).
+    pub apdus: u64,
+    /// Command bytes received.
+    pub bytes_in: u64,
+    /// Response bytes sent (data and status words).
+    pub bytes_out: u64,
+    /// Reader transactions, as reported by `note_transaction`.
+    pub transactions: u64,
+}
+
+/// Time a real card would take; the card sleeps this long before answering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delays {
+    /// Added to a PSO COMPUTE DIGITAL SIGNATURE with an RSA key.
+    pub rsa_sign: Duration,
+    /// Added to a PSO COMPUTE DIGITAL SIGNATURE with an EC key.
+    pub ecdsa_sign: Duration,
+    /// Added to every APDU.
+    pub per_apdu: Duration,
+}
+
+/// Name of the environment variable read by [`Delays::from_env`].
+pub const DELAYS_ENV: &str = "EIMZA_VCARD_DELAYS";
+
+impl Delays {
+    /// Parses `rsa=60ms,ecdsa=30ms,apdu=5ms` (any subset; units `us`, `ms`, `s`).
+    pub fn parse(spec: &str) -> Result<Delays, String> {
+        let mut delays = Delays::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("'{item}': expected NAME=DURATION"))?;
+            let duration = parse_duration(value.trim())
+                .ok_or_else(|| format!("'{value}': expected a duration like 60ms, 500us or 1s"))?;
+            match name.trim() {
+                "rsa" => delays.rsa_sign = duration,
+                "ecdsa" => delays.ecdsa_sign = duration,
+                "apdu" => delays.per_apdu = duration,
+                other => return Err(format!("unknown delay '{other}' (rsa, ecdsa, apdu)")),
+            }
+        }
+        Ok(delays)
+    }
+
+    /// Reads [`DELAYS_ENV`]; unset or empty means no delays.
+    pub fn from_env() -> Result<Delays, String> {
+        match std::env::var(DELAYS_ENV) {
+            Ok(spec) => Delays::parse(&spec).map_err(|e| format!("{DELAYS_ENV}: {e}")),
+            Err(std::env::VarError::NotPresent) => Ok(Delays::default()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!("{DELAYS_ENV} is not UTF-8")),
+        }
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit {
+        "us" => Some(Duration::from_micros(number)),
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        _ => None,
+    }
+}
+
+/// Retry counter of a PIN or PUK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterStatus {
+    pub tries_left: u8,
+    pub max_tries: u8,
+}
+
+impl CounterStatus {
+    pub fn blocked(&self) -> bool {
+        self.tries_left == 0
+    }
+}
+
+/// A key on the card, as `show` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStatus {
+    pub key_ref: u8,
+    pub algorithm: KeyAlgorithm,
+    pub user_consent: bool,
+}
+
+/// What `eimza-vcard show` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardStatus {
+    pub serial: Vec<u8>,
+    pub keys: Vec<KeyStatus>,
+    pub pin: Option<CounterStatus>,
+    pub puk: Option<CounterStatus>,
+}
+
+impl CardStatus {
+    pub fn of_image(image: &CardImage) -> CardStatus {
+        let counter = |reference| {
+            image
+                .pins
+                .iter()
+                .find(|p| p.reference == reference)
+                .map(|p| CounterStatus {
+                    tries_left: p.tries_left,
+                    max_tries: p.max_tries,
+                })
+        };
+        CardStatus {
+            serial: image.serial.clone(),
+            keys: image
+                .keys
+                .iter()
+                .map(|k| KeyStatus {
+                    key_ref: k.key_ref,
+                    algorithm: k.algorithm,
+                    user_consent: k.user_consent,
+                })
+                .collect(),
+            pin: counter(PIN_REF),
+            puk: counter(PUK_REF),
+        }
+    }
+}
+
+pub fn algorithm_name(algorithm: KeyAlgorithm) -> &'static str {
+    match algorithm {
+        KeyAlgorithm::Rsa2048 => "RSA-2048",
+        KeyAlgorithm::Rsa3072 => "RSA-3072",
+        KeyAlgorithm::P256 => "ECDSA P-256",
+        KeyAlgorithm::P384 => "ECDSA P-384",
+    }
+}
+
+impl std::fmt::Display for CardStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "serial: {}", hex(&self.serial))?;
+        for key in &self.keys {
+            let consent = if key.user_consent {
+                ", userConsent"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "key {:02X}: {}{consent}",
+                key.key_ref,
+                algorithm_name(key.algorithm)
+            )?;
+        }
+        for (name, counter) in [("PIN", self.pin), ("PUK", self.puk)] {
+            match counter {
+                Some(c) => {
+                    let blocked = if c.blocked() { ", BLOCKED" } else { "" };
+                    writeln!(
+                        f,
+                        "{name}: {} of {} tries left{blocked}",
+                        c.tries_left, c.max_tries
+                    )?;
+                }
+                None => writeln!(f, "{name}: none")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+struct State {
+    card: Card,
+    present: bool,
+    powered: bool,
+    stats: Stats,
+    delays: Delays,
+}
+
+/// A software card in a virtual reader. All methods take `&self`; the card answers one
+/// command at a time.
+///
+/// A new card is *inserted and powered*, like a card that a reader has just powered
+/// up; `power_on()` is not needed before the first `transmit`.
+///
+/// Card state (PIN/PUK values and retry counters) is written to FILE before the card
+/// answers the command that changed it; security status, selection, security
+/// environment and pending response data live only in memory and are cleared by
+/// `reset()`, `power_off()` and `remove()`. One process should own a card file at a time.
+pub struct VirtualCard {
+    /// Held for a whole card operation, including its modelled delay, so commands do not
+    /// overlap; `state` is only held briefly so `is_present()` and `stats()` never wait
+    /// for a slow signature.
+    io: Mutex<()>,
+    state: Mutex<State>,
+    file: Option<PathBuf>,
+}
+
+impl VirtualCard {
+    /// Loads a card file.
+    pub fn open(path: impl AsRef<Path>) -> Result<VirtualCard, StoreError> {
+        let path = path.as_ref();
+        let image = store::load(path)?;
+        Self::new(image, Some(path.to_path_buf()))
+    }
+
+    /// A card from an image; with `Some(path)` the image is written there now and after
+    /// every change, with `None` the card lives in memory only.
+    pub fn from_image(image: CardImage, file: Option<PathBuf>) -> Result<VirtualCard, StoreError> {
+        if let Some(path) = &file {
+            store::validate(&image)?;
+            store::save(path, &image)?;
+        }
+        Self::new(image, file)
+    }
+
+    fn new(image: CardImage, file: Option<PathBuf>) -> Result<VirtualCard, StoreError> {
+        let card = Card::new(image, file.clone())?;
+        Ok(VirtualCard {
+            io: Mutex::new(()),
+            state: Mutex::new(State {
+                card,
+                present: true,
+                powered: true,
+                stats: Stats::default(),
+                delays: Delays::default(),
+            }),
+            file,
+        })
+    }
+
+    /// The card file, if the card is persisted.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Sends one command APDU; returns `data ‖ SW1 SW2`.
+    ///
+    /// Returns an **empty** vector when the card is not present or not powered (what a
+    /// reader sees as "no answer"; vpcd treats an empty reply as a removed card). Any
+    /// bytes at all get a well-formed answer: malformed APDUs get `6700`.
+    pub fn transmit(&self, apdu: &[u8]) -> Vec<u8> {
+        let _io = self.io.lock();
+        let (response, delay) = {
+            let mut state = self.state.lock();
+            if !state.present || !state.powered {
+                return Vec::new();
+            }
+            let (response, work) = state.card.process(apdu);
+            state.stats.apdus += 1;
+            state.stats.bytes_in += apdu.len() as u64;
+            state.stats.bytes_out += response.len() as u64;
+            let delays = state.delays;
+            let delay = delays.per_apdu
+                + match work {
+                    Work::Plain => Duration::ZERO,
+                    Work::RsaSignature => delays.rsa_sign,
+                    Work::EcdsaSignature => delays.ecdsa_sign,
+                };
+            (response, delay)
+        };
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
+        response
+    }
+
+    /// Cold reset: powers the card (if present) and returns the ATR; empty if no card.
+    pub fn power_on(&self) -> Vec<u8> {
+        let _io = self.io.lock();
+        let mut state = self.state.lock();
+        if !state.present {
+            return Vec::new();
+        }
+        state.powered = true;
+        state.card.reset_session();
+        ATR.to_vec()
+    }
+
+    /// Warm reset: same effect as `power_on` for this card.
+    pub fn reset(&self) -> Vec<u8> {
+        self.power_on()
+    }
+
+    /// Powers the card down; the security status is lost.
+    pub fn power_off(&self) {
+        let _io = self.io.lock();
+        let mut state = self.state.lock();
+        state.powered = false;
+        state.card.reset_session();
+    }
+
+    /// Pulls the card out of the reader (unpowered, security status lost).
+    pub fn remove(&self) {
+        let mut state = self.state.lock();
+        state.present = false;
+        state.powered = false;
+        state.card.reset_session();
+    }
+
+    /// Puts the card back, unpowered: call `power_on()` next, as a reader would.
+    pub fn insert(&self) {
+        let mut state = self.state.lock();
+        if !state.present {
+            state.present = true;
+            state.powered = false;
+        }
+    }
+
+    pub fn is_present(&self) -> bool {
+        self.state.lock().present
+    }
+
+    pub fn is_powered(&self) -> bool {
+        let state = self.state.lock();
+        state.present && state.powered
+    }
+
+    pub fn atr(&self) -> Vec<u8> {
+        ATR.to_vec()
+    }
+
+    pub fn serial(&self) -> Vec<u8> {
+        self.state.lock().card.image().serial.clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.lock().stats
+    }
+
+    /// Counts one reader transaction (the module's software reader calls this in
+    /// `begin`).
+    pub fn note_transaction(&self) {
+        self.state.lock().stats.transactions += 1;
+    }
+
+    /// Delays applied from the next command on (zero when the card is created).
+    pub fn set_delays(&self, delays: Delays) {
+        self.state.lock().delays = delays;
+    }
+
+    /// Serial, keys and retry counters, for `show` and tests.
+    pub fn status(&self) -> CardStatus {
+        CardStatus::of_image(self.state.lock().card.image())
+    }
+
+    /// Whether the security status of a PIN (`0x81`) or PUK (`0x82`) is set now.
+    pub fn is_verified(&self, reference: u8) -> bool {
+        self.state.lock().card.is_verified(reference)
+    }
+
+    /// A copy of the card's current contents.
+    pub fn image(&self) -> CardImage {
+        self.state.lock().card.image().clone()
+    }
+}
