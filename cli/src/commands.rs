@@ -14,6 +14,7 @@ use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::{Slot, TokenInfo};
 use cryptoki::types::AuthPin;
+use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 
@@ -281,7 +282,8 @@ pub fn sign(
         .summary
         .as_ref()
         .map_err(|e| Failure::new(Exit::Other, Msg::CertUnreadable(e.clone())))?;
-    let (mechanism, scheme, mechanism_name) = mechanism_for(&summary.key, sign.pss)?;
+    let available = module.ctx.get_mechanism_list(slot).ok();
+    let plan = plan_for(&summary.key, sign.pss, available.as_deref())?;
 
     let user = CounterFlags::user(&info);
     if user.locked {
@@ -298,17 +300,7 @@ pub fn sign(
     session
         .login(UserType::User, Some(&auth_pin(&pin)))
         .map_err(|e| pin_failure(&module, slot, Secret::Pin, e))?;
-    let result = sign_with_card(
-        &session,
-        &chosen,
-        summary,
-        &content,
-        &mechanism,
-        scheme,
-        &pin,
-        out,
-        mechanism_name,
-    );
+    let result = sign_with_card(&session, &chosen, summary, &content, &plan, &pin, out);
     drop(pin);
     let _ = session.logout();
     let p7s = result?;
@@ -325,28 +317,30 @@ pub fn sign(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn sign_with_card(
     session: &Session,
     cert: &token::CertObject,
     summary: &CertSummary,
     content: &[u8],
-    mechanism: &Mechanism,
-    scheme: Scheme,
+    plan: &SignPlan,
     pin: &str,
     out: &Out,
-    mechanism_name: &str,
 ) -> Result<Vec<u8>, Failure> {
     let key = find_private_key(session, cert)?;
     out.say(Msg::SigningWith {
         label: cert.label.clone(),
         subject: summary.subject_cn.clone(),
-        mechanism: mechanism_name.to_string(),
+        mechanism: plan.name.to_string(),
     });
     let cms_error = |e: der::Error| Failure::new(Exit::Other, Msg::CmsFailed(e.to_string()));
     let attributes =
         SignedAttributes::new(content, summary, std::time::SystemTime::now()).map_err(cms_error)?;
-    let to_be_signed = attributes.to_be_signed().map_err(cms_error)?;
+    let mut to_be_signed = attributes.to_be_signed().map_err(cms_error)?;
+    if let Some(prefix) = plan.prehash_prefix {
+        let digest = Sha256::digest(&to_be_signed);
+        to_be_signed = [prefix, &digest[..]].concat();
+    }
+    let mechanism = &plan.mechanism;
     let always_authenticate = session
         .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
         .ok()
@@ -359,7 +353,8 @@ fn sign_with_card(
         .unwrap_or(false);
     let raw = if always_authenticate {
         // A user-consent key wants the PIN again between C_SignInit and the
-        // signature; the multi-part form leaves room for that login.
+        // signature; the multi-part form leaves room for that login. (Raw mechanisms
+        // have no multi-part form; the eimza module lists the hashing ones.)
         session.sign_init(mechanism, key).map_err(failure)?;
         session
             .login(UserType::ContextSpecific, Some(&auth_pin(pin)))
@@ -371,11 +366,11 @@ fn sign_with_card(
             .sign(mechanism, key, &to_be_signed)
             .map_err(failure)?
     };
-    let signature = match scheme {
+    let signature = match plan.scheme {
         Scheme::EcdsaSha256 => cms::ecdsa_raw_to_der(&raw).map_err(cms_error)?,
         Scheme::RsaPkcs1Sha256 | Scheme::RsaPssSha256 => raw,
     };
-    cms::encode_signed_data(summary, attributes, scheme, signature).map_err(cms_error)
+    cms::encode_signed_data(summary, attributes, plan.scheme, signature).map_err(cms_error)
 }
 
 /// --label, else the certificate with nonRepudiation, else the first readable one.
@@ -416,30 +411,98 @@ fn find_private_key(session: &Session, cert: &token::CertObject) -> Result<Objec
         .ok_or_else(|| Failure::new(Exit::Other, Msg::NoSigningKey(cert.label.clone())))
 }
 
-fn mechanism_for(
+/// DER DigestInfo prefix for SHA-256 (RFC 8017 §9.2 note 1).
+const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// How the token is asked to sign.
+pub struct SignPlan {
+    mechanism: Mechanism<'static>,
+    /// `None`: the mechanism hashes; `Some(prefix)`: the tool hashes with SHA-256 and
+    /// the token gets `prefix ‖ hash` (for modules without the hashing mechanism).
+    prehash_prefix: Option<&'static [u8]>,
+    scheme: Scheme,
+    name: &'static str,
+}
+
+fn pss_params() -> PkcsPssParams {
+    PkcsPssParams {
+        hash_alg: MechanismType::SHA256,
+        mgf: PkcsMgfType::MGF1_SHA256,
+        s_len: 32.into(),
+    }
+}
+
+/// The hashing mechanism when the token lists it (or lists nothing readable), else
+/// the raw one with the hash computed here.
+fn plan_for(
     key: &KeyKind,
     pss: bool,
-) -> Result<(Mechanism<'static>, Scheme, &'static str), Failure> {
-    match key {
-        KeyKind::Rsa { .. } if pss => Ok((
-            Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
-                hash_alg: MechanismType::SHA256,
-                mgf: PkcsMgfType::MGF1_SHA256,
-                s_len: 32.into(),
-            }),
-            Scheme::RsaPssSha256,
-            "CKM_SHA256_RSA_PKCS_PSS",
-        )),
-        KeyKind::Rsa { .. } => Ok((
-            Mechanism::Sha256RsaPkcs,
-            Scheme::RsaPkcs1Sha256,
-            "CKM_SHA256_RSA_PKCS",
-        )),
-        KeyKind::Ec { .. } => Ok((
-            Mechanism::EcdsaSha256,
-            Scheme::EcdsaSha256,
-            "CKM_ECDSA_SHA256",
-        )),
-        KeyKind::Other(what) => Err(Failure::new(Exit::Other, Msg::UnsupportedKey(what.clone()))),
-    }
+    available: Option<&[MechanismType]>,
+) -> Result<SignPlan, Failure> {
+    let has = |m: MechanismType| available.is_none_or(|list| list.contains(&m));
+    let plan = |mechanism, prehash_prefix, scheme, name| SignPlan {
+        mechanism,
+        prehash_prefix,
+        scheme,
+        name,
+    };
+    Ok(match key {
+        KeyKind::Rsa { .. } if pss => {
+            if has(MechanismType::SHA256_RSA_PKCS_PSS) {
+                plan(
+                    Mechanism::Sha256RsaPkcsPss(pss_params()),
+                    None,
+                    Scheme::RsaPssSha256,
+                    "CKM_SHA256_RSA_PKCS_PSS",
+                )
+            } else {
+                plan(
+                    Mechanism::RsaPkcsPss(pss_params()),
+                    Some(&[][..]),
+                    Scheme::RsaPssSha256,
+                    "CKM_RSA_PKCS_PSS",
+                )
+            }
+        }
+        KeyKind::Rsa { .. } => {
+            if has(MechanismType::SHA256_RSA_PKCS) {
+                plan(
+                    Mechanism::Sha256RsaPkcs,
+                    None,
+                    Scheme::RsaPkcs1Sha256,
+                    "CKM_SHA256_RSA_PKCS",
+                )
+            } else {
+                plan(
+                    Mechanism::RsaPkcs,
+                    Some(&SHA256_DIGEST_INFO_PREFIX[..]),
+                    Scheme::RsaPkcs1Sha256,
+                    "CKM_RSA_PKCS",
+                )
+            }
+        }
+        KeyKind::Ec { .. } => {
+            if has(MechanismType::ECDSA_SHA256) {
+                plan(
+                    Mechanism::EcdsaSha256,
+                    None,
+                    Scheme::EcdsaSha256,
+                    "CKM_ECDSA_SHA256",
+                )
+            } else {
+                plan(
+                    Mechanism::Ecdsa,
+                    Some(&[][..]),
+                    Scheme::EcdsaSha256,
+                    "CKM_ECDSA",
+                )
+            }
+        }
+        KeyKind::Other(what) => {
+            return Err(Failure::new(Exit::Other, Msg::UnsupportedKey(what.clone())))
+        }
+    })
 }

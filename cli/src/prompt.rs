@@ -45,18 +45,24 @@ impl Input {
 
     /// Asks for a secret. The line is returned without its line ending.
     pub fn secret(&mut self, prompt: &Msg) -> Result<Zeroizing<String>, Failure> {
-        eprint!("{}", prompt.text(self.lang));
-        let _ = std::io::stderr().flush();
         let line = match self.mode {
             Mode::Terminal => {
+                // Echo goes off before the prompt appears, so nothing typed after
+                // seeing the prompt can be echoed.
                 let guard = EchoOff::new();
+                eprint!("{}", prompt.text(self.lang));
+                let _ = std::io::stderr().flush();
                 let line = read_line_raw();
                 drop(guard);
                 // The user's Enter was not echoed: end the prompt line ourselves.
                 eprintln!();
                 line
             }
-            Mode::Lines => read_line_raw(),
+            Mode::Lines => {
+                eprint!("{}", prompt.text(self.lang));
+                let _ = std::io::stderr().flush();
+                read_line_raw()
+            }
         };
         let bytes = line
             .map_err(|e| Failure::new(Exit::Other, Msg::ReadFailed("stdin".into(), e.to_string())))?
@@ -193,6 +199,13 @@ impl EchoOff {
         for signal in RESTORE_SIGNALS {
             // SAFETY: a zeroed sigaction is valid; we set the handler and an empty mask.
             unsafe {
+                // A signal the parent told us to ignore stays ignored (nohup, shells).
+                let mut current: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, std::ptr::null(), &mut current) != 0
+                    || current.sa_sigaction == libc::SIG_IGN
+                {
+                    continue;
+                }
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = restore_and_reraise as *const () as libc::sighandler_t;
                 libc::sigemptyset(&mut action.sa_mask);
@@ -204,8 +217,9 @@ impl EchoOff {
         }
         let mut silent = original;
         silent.c_lflag &= !(libc::ECHO | libc::ECHOE | libc::ECHOK);
+        // TCSANOW, not TCSAFLUSH: type-ahead (a pasted PIN) is kept, not discarded.
         // SAFETY: a valid termios derived from the current one.
-        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSAFLUSH, &silent) };
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &silent) };
         guard
     }
 }
