@@ -285,6 +285,161 @@ mod tests {
         assert_eq!(s, vec![0x05]);
     }
 
+    /// A scratch folder for openssl, removed afterwards.
+    struct Scratch(std::path::PathBuf);
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn openssl(dir: &std::path::Path, args: &[&str]) -> bool {
+        std::process::Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// Builds a .p7s for a self-signed certificate, with the signature value made by
+    /// `openssl dgst` over our signed attributes, and lets `openssl cms -verify` judge it.
+    fn check_with_openssl(name: &str, genpkey: &[&str], sigopts: &[&str], scheme: Scheme) {
+        let dir = std::env::temp_dir().join(format!("eimza-cms-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let scratch = Scratch(dir);
+        let d = scratch.0.as_path();
+        let mut args = vec!["genpkey"];
+        args.extend_from_slice(genpkey);
+        args.extend_from_slice(&["-out", "key.pem"]);
+        assert!(openssl(d, &args), "openssl genpkey");
+        assert!(openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-key",
+                "key.pem",
+                "-subj",
+                "/CN=CMS TEST/serialNumber=12345678950",
+                "-days",
+                "2",
+                "-outform",
+                "DER",
+                "-out",
+                "cert.der"
+            ]
+        ));
+        assert!(openssl(
+            d,
+            &["x509", "-inform", "DER", "-in", "cert.der", "-out", "cert.pem"]
+        ));
+        let cert =
+            CertSummary::parse(&std::fs::read(d.join("cert.der")).expect("cert")).expect("parses");
+        let content = "içerik / content\n".as_bytes();
+        std::fs::write(d.join("content"), content).expect("content");
+        let attributes =
+            SignedAttributes::new(content, &cert, SystemTime::now()).expect("attributes");
+        std::fs::write(d.join("tbs"), attributes.to_be_signed().expect("tbs")).expect("tbs");
+        let mut args = vec!["dgst", "-sha256", "-sign", "key.pem"];
+        args.extend_from_slice(sigopts);
+        args.extend_from_slice(&["-out", "sig", "tbs"]);
+        assert!(openssl(d, &args), "openssl dgst -sign");
+        let mut signature = std::fs::read(d.join("sig")).expect("sig");
+        if scheme == Scheme::EcdsaSha256 {
+            // Through the PKCS#11 form and back: r‖s padded to the field size.
+            let (r, s) = decode_sig(&signature);
+            let pad = |v: &[u8]| [vec![0u8; 32 - v.len()], v.to_vec()].concat();
+            let raw = [pad(&r), pad(&s)].concat();
+            assert_eq!(raw.len(), 64);
+            signature = ecdsa_raw_to_der(&raw).expect("re-encodes");
+        }
+        let p7s = encode_signed_data(&cert, attributes, scheme, signature).expect("encodes");
+        std::fs::write(d.join("f.p7s"), &p7s).expect("p7s");
+        assert!(
+            openssl(
+                d,
+                &[
+                    "cms",
+                    "-verify",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    "f.p7s",
+                    "-content",
+                    "content",
+                    "-CAfile",
+                    "cert.pem",
+                    "-purpose",
+                    "any",
+                    "-out",
+                    "/dev/null"
+                ]
+            ),
+            "{name}: openssl cms -verify failed"
+        );
+        // A different content must not verify.
+        std::fs::write(d.join("content"), b"other").expect("content");
+        assert!(
+            !openssl(
+                d,
+                &[
+                    "cms",
+                    "-verify",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-in",
+                    "f.p7s",
+                    "-content",
+                    "content",
+                    "-noverify",
+                    "-out",
+                    "/dev/null"
+                ]
+            ),
+            "{name}: verified against the wrong content"
+        );
+    }
+
+    #[test]
+    fn openssl_verifies_rsa_pkcs1_cms() {
+        check_with_openssl(
+            "rsa",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            &[],
+            Scheme::RsaPkcs1Sha256,
+        );
+    }
+
+    #[test]
+    fn openssl_verifies_rsa_pss_cms() {
+        check_with_openssl(
+            "pss",
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            &[
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:32",
+            ],
+            Scheme::RsaPssSha256,
+        );
+    }
+
+    #[test]
+    fn openssl_verifies_ecdsa_cms() {
+        check_with_openssl(
+            "ec",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            &[],
+            Scheme::EcdsaSha256,
+        );
+    }
+
     #[test]
     fn malformed_ecdsa_signatures_are_errors() {
         assert!(ecdsa_raw_to_der(&[]).is_err());

@@ -27,6 +27,8 @@ pub struct Input {
     mode: Mode,
     assume_yes: bool,
     lang: Lang,
+    /// `eimza demo`: answers given by the program, shown on screen as `******`.
+    script: Option<std::collections::VecDeque<Zeroizing<String>>>,
 }
 
 impl Input {
@@ -40,11 +42,52 @@ impl Input {
             mode,
             assume_yes,
             lang,
+            script: None,
         }
+    }
+
+    /// Input that answers from `answers` in order (PINs and yes/no), for the demo.
+    pub fn scripted(answers: &[&str], lang: Lang) -> Input {
+        Input {
+            mode: Mode::Lines,
+            assume_yes: false,
+            lang,
+            script: Some(
+                answers
+                    .iter()
+                    .map(|a| Zeroizing::new(a.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The next scripted answer, echoed as stars (secret) or as itself.
+    fn next_scripted(
+        &mut self,
+        prompt: &Msg,
+        secret: bool,
+    ) -> Option<Result<Zeroizing<String>, Failure>> {
+        let script = self.script.as_mut()?;
+        let answer = script.pop_front();
+        Some(match answer {
+            Some(answer) => {
+                let shown = if secret {
+                    "*".repeat(answer.chars().count())
+                } else {
+                    answer.to_string()
+                };
+                eprintln!("{}{shown}", prompt.text(self.lang));
+                Ok(answer)
+            }
+            None => Err(Failure::new(Exit::Usage, Msg::EndOfInput)),
+        })
     }
 
     /// Asks for a secret. The line is returned without its line ending.
     pub fn secret(&mut self, prompt: &Msg) -> Result<Zeroizing<String>, Failure> {
+        if let Some(answer) = self.next_scripted(prompt, true) {
+            return answer;
+        }
         let line = match self.mode {
             Mode::Terminal => {
                 // Echo goes off before the prompt appears, so nothing typed after
@@ -78,6 +121,9 @@ impl Input {
 
     /// Asks a yes/no question; anything but an explicit yes is no.
     pub fn confirm(&mut self, question: &Msg) -> Result<bool, Failure> {
+        if let Some(answer) = self.next_scripted(question, false) {
+            return Ok(is_yes(answer?.trim()));
+        }
         eprint!("{}", question.text(self.lang));
         if self.assume_yes {
             eprintln!("yes");
@@ -245,6 +291,23 @@ impl Drop for EchoOff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripted_answers_come_in_order_and_then_run_out() {
+        let mut input = Input::scripted(&["123456", "evet", "no"], Lang::Turkish);
+        assert_eq!(
+            input
+                .secret(&Msg::PromptPin)
+                .ok()
+                .as_deref()
+                .map(|s| s.as_str()),
+            Some("123456")
+        );
+        assert!(matches!(input.confirm(&Msg::ConfirmQuestion), Ok(true)));
+        assert!(matches!(input.confirm(&Msg::ConfirmQuestion), Ok(false)));
+        let end = input.secret(&Msg::PromptPin).err().map(|f| (f.code, f.msg));
+        assert_eq!(end, Some((Exit::Usage, Msg::EndOfInput)));
+    }
 
     #[test]
     fn yes_in_both_languages_and_nothing_else() {
