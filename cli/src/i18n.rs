@@ -160,8 +160,29 @@ pub enum Msg {
     CmsFailed(String),
 
     DemoNeeds(String),
-    DemoStep(String),
+    DemoStep(DemoStep),
+    DemoCardCreated {
+        dir: String,
+        serial: String,
+    },
+    DemoVerified,
+    DemoVerifyFailed(String),
+    DemoNoOpenssl,
+    DemoUnexpected(String),
     DemoDone,
+}
+
+/// The steps of `eimza demo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoStep {
+    Create,
+    Status,
+    Sign,
+    Verify,
+    Change,
+    Block(u8),
+    Unblock,
+    SignAgain,
 }
 
 /// Certificate validity relative to now.
@@ -348,8 +369,25 @@ fn english(msg: &Msg) -> String {
         Signed { file, out } => format!("Signed {file}: detached signature written to {out}"),
         CmsFailed(e) => format!("Cannot build the signature file: {e}"),
         DemoNeeds(what) => format!("eimza demo needs {what}, which is not available yet."),
-        DemoStep(s) => format!("==> {s}"),
-        DemoDone => "Demo finished.".into(),
+        DemoStep(step) => format!(
+            "\n==> {}",
+            match step {
+                crate::i18n::DemoStep::Create => "1. A new software card, personalised like a real one".to_string(),
+                crate::i18n::DemoStep::Status => "2. What the card says (eimza status)".into(),
+                crate::i18n::DemoStep::Sign => "3. Sign a document (eimza sign)".into(),
+                crate::i18n::DemoStep::Verify => "4. Verify the signature up to the card's root certificate (openssl cms -verify)".into(),
+                crate::i18n::DemoStep::Change => "5. Change the PIN (eimza pin change)".into(),
+                crate::i18n::DemoStep::Block(n) => format!("6.{n} A wrong PIN (try {n} of 3)"),
+                crate::i18n::DemoStep::Unblock => "7. Unblock the PIN with the PUK (eimza pin unblock)".into(),
+                crate::i18n::DemoStep::SignAgain => "8. Sign again with the new PIN".into(),
+            }
+        ),
+        DemoCardCreated { dir, serial } => format!("Card file in {dir}, serial {serial}; the test PIN and PUK of the software card are typed for you (shown as *)."),
+        DemoVerified => "The signature and its certificate chain verify.".into(),
+        DemoVerifyFailed(e) => format!("The signature does NOT verify: {e}"),
+        DemoNoOpenssl => "openssl is not installed: verification skipped.".into(),
+        DemoUnexpected(step) => format!("The demo stopped: step {step} did not end as expected."),
+        DemoDone => "\nDemo finished: the card was created, used, blocked and unblocked. Its folder is removed.".into(),
     }
 }
 
@@ -519,8 +557,25 @@ fn turkish(msg: &Msg) -> String {
         Signed { file, out } => format!("{file} imzalandı: ayrık imza {out} dosyasına yazıldı"),
         CmsFailed(e) => format!("İmza dosyası oluşturulamadı: {e}"),
         DemoNeeds(what) => format!("eimza demo için {what} gerekiyor; henüz hazır değil."),
-        DemoStep(s) => format!("==> {s}"),
-        DemoDone => "Gösterim tamamlandı.".into(),
+        DemoStep(step) => format!(
+            "\n==> {}",
+            match step {
+                crate::i18n::DemoStep::Create => "1. Gerçeği gibi kişiselleştirilmiş yeni bir yazılım kartı".to_string(),
+                crate::i18n::DemoStep::Status => "2. Kartın söyledikleri (eimza status)".into(),
+                crate::i18n::DemoStep::Sign => "3. Bir belge imzalama (eimza sign)".into(),
+                crate::i18n::DemoStep::Verify => "4. İmzayı kartın kök sertifikasına kadar doğrulama (openssl cms -verify)".into(),
+                crate::i18n::DemoStep::Change => "5. PIN değiştirme (eimza pin change)".into(),
+                crate::i18n::DemoStep::Block(n) => format!("6.{n} Yanlış PIN (3 denemeden {n}.)"),
+                crate::i18n::DemoStep::Unblock => "7. PUK ile PIN blokesini kaldırma (eimza pin unblock)".into(),
+                crate::i18n::DemoStep::SignAgain => "8. Yeni PIN ile yeniden imzalama".into(),
+            }
+        ),
+        DemoCardCreated { dir, serial } => format!("Kart dosyası {dir} içinde, seri numarası {serial}; yazılım kartının test PIN'i ve PUK'u sizin yerinize yazılır (* olarak gösterilir)."),
+        DemoVerified => "İmza ve sertifika zinciri doğrulandı.".into(),
+        DemoVerifyFailed(e) => format!("İmza DOĞRULANAMADI: {e}"),
+        DemoNoOpenssl => "openssl kurulu değil: doğrulama atlandı.".into(),
+        DemoUnexpected(step) => format!("Gösterim durdu: {step}. adım beklendiği gibi bitmedi."),
+        DemoDone => "\nGösterim tamamlandı: kart oluşturuldu, kullanıldı, bloke edildi ve blokesi kaldırıldı. Klasörü silindi.".into(),
     }
 }
 
