@@ -308,6 +308,8 @@ mod tests {
         assert_eq!(lines.first(), Some(&"-----BEGIN CERTIFICATE-----"));
         assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
         assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 136 - 64);
+        // 100 bytes are 136 base64 characters: 64 + 64 + 8.
+        assert_eq!(lines[2].len(), 64);
+        assert_eq!(lines[3].len(), 8);
     }
 }
