@@ -10,7 +10,8 @@
 //! Tags follow the PKCS#15 v1.1 ASN.1 module (IMPLICIT TAGS; tags on the parameterised
 //! `PKCS15Object` fields and on CHOICE types are explicit) and were cross-checked
 //! against OpenSC's asn1 tables (`pkcs15.c`, `pkcs15-prkey.c`, `pkcs15-pubkey.c`,
-//! `pkcs15-cert.c`, `pkcs15-pin.c`, `dir.c`) so OpenSC can read what we write.
+//! `pkcs15-cert.c`, `pkcs15-pin.c`, `dir.c`) so OpenSC can read what we write;
+//! `tests/opensc-dump.sh` checks that with `pkcs15-tool --dump` on a served card.
 
 mod objects;
 mod tlv;

@@ -138,6 +138,34 @@ impl Path {
         }
     }
 
+    /// The path as FIDs (pairs of bytes); `None` for an odd length.
+    pub fn fids(&self) -> Option<Vec<u16>> {
+        if self.path.len() % 2 != 0 {
+            return None;
+        }
+        Some(
+            self.path
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect(),
+        )
+    }
+
+    /// FIDs from the MF (starting `3F00`): an absolute path as is, a relative one
+    /// appended to `app_df` (the PKCS#15 application DF's absolute path, e.g.
+    /// `[0x3F00, 0x3D00]`), as ISO 7816-15 says for paths not starting with `3F00`.
+    pub fn absolute_fids(&self, app_df: &[u16]) -> Option<Vec<u16>> {
+        let fids = self.fids()?;
+        if fids.is_empty() {
+            return None;
+        }
+        if fids[0] == 0x3F00 {
+            Some(fids)
+        } else {
+            Some(app_df.iter().copied().chain(fids).collect())
+        }
+    }
+
     fn decode(content: &[u8]) -> Result<Self> {
         let [path, index, length] = match_fields(content, [OCTET_STRING, INTEGER, CTX0_PRIM])?;
         Ok(Path {
@@ -317,7 +345,9 @@ impl OdfEntry {
 pub fn parse_odf(data: &[u8]) -> Result<Vec<OdfEntry>> {
     let mut out = Vec::new();
     for record in Reader::new(data).records()? {
-        if record.tag & 0xE0 != 0xA0 || record.tag > 0xFF || record.tag & 0x1F == 0x1F {
+        let is_context_constructed =
+            record.tag <= 0xFF && record.tag & 0xE0 == 0xA0 && record.tag & 0x1F != 0x1F;
+        if !is_context_constructed || record.value.is_empty() {
             continue;
         }
         let inner = Reader::new(record.value).next_tlv()?;
@@ -330,6 +360,11 @@ pub fn parse_odf(data: &[u8]) -> Result<Vec<OdfEntry>> {
         });
     }
     Ok(out)
+}
+
+/// The path of the first ODF entry of `kind`.
+pub fn odf_path(entries: &[OdfEntry], kind: OdfKind) -> Option<&Path> {
+    entries.iter().find(|e| e.kind == kind).map(|e| &e.path)
 }
 
 pub fn encode_odf(entries: &[OdfEntry]) -> Vec<u8> {

@@ -365,3 +365,26 @@ fn bit_strings_are_minimal_der() {
     assert_eq!(tlv::decode_bit_flags(&hex("062040")).unwrap(), 0x204);
     assert_eq!(generalized_time_from_unix(0).unwrap(), "19700101000000Z");
 }
+
+#[test]
+fn paths_resolve_to_fids() {
+    let absolute = Path::new(&hex("3F003D004404"));
+    assert_eq!(
+        absolute.absolute_fids(&[0x3F00, 0x3D00]),
+        Some(vec![0x3F00, 0x3D00, 0x4404])
+    );
+    let relative = Path::new(&hex("4404"));
+    assert_eq!(
+        relative.absolute_fids(&[0x3F00, 0x3D00]),
+        Some(vec![0x3F00, 0x3D00, 0x4404])
+    );
+    assert_eq!(Path::new(&hex("3F003D")).fids(), None);
+    assert_eq!(Path::new(&[]).absolute_fids(&[0x3F00]), None);
+    let odf = parse_odf(&hex("A000 A406 3004 04024404")).unwrap();
+    assert_eq!(odf.len(), 1);
+    assert_eq!(
+        odf_path(&odf, OdfKind::Certificates),
+        Some(&Path::new(&hex("4404")))
+    );
+    assert_eq!(odf_path(&odf, OdfKind::PrivateKeys), None);
+}

@@ -64,7 +64,10 @@ fn show_prints_keys_and_counters() {
     assert!(out.contains("key 01: RSA-2048\n"), "{out}");
     assert!(out.contains("key 02: ECDSA P-256, userConsent"), "{out}");
     assert!(out.lines().any(|l| l == "PIN: 2 of 3 tries left"), "{out}");
-    assert!(out.lines().any(|l| l == "PUK: 10 of 10 tries left"), "{out}");
+    assert!(
+        out.lines().any(|l| l == "PUK: 10 of 10 tries left"),
+        "{out}"
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -89,7 +92,13 @@ fn certs_prints_every_certificate_trimmed_to_its_der_length() {
     // Two end-user certificates, the NES CA and the root.
     assert_eq!(blocks.len(), 4, "{out}");
     let base64_len = |block: &str| -> usize {
-        block.split("-----END").next().unwrap().lines().map(str::len).sum()
+        block
+            .split("-----END")
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::len)
+            .sum()
     };
     // der_blob(1200, ..) is 1204 bytes of DER followed by 800 bytes of padding.
     assert_eq!(base64_len(blocks[0]), 1204_usize.div_ceil(3) * 4);
@@ -114,12 +123,19 @@ fn serve_once_talks_to_vpcd_and_exits() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let mut child = Command::new(BIN)
-        .args(["serve", path.to_str().unwrap(), "--vpcd", &address, "--once"])
+        .args([
+            "serve",
+            path.to_str().unwrap(),
+            "--vpcd",
+            &address,
+            "--once",
+        ])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let (mut vpcd, _) = listener.accept().unwrap();
-    vpcd.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    vpcd.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     vpcd.write_all(&[0, 1, 0x04]).unwrap();
     let mut length = [0u8; 2];
     vpcd.read_exact(&mut length).unwrap();
@@ -134,7 +150,15 @@ fn serve_once_talks_to_vpcd_and_exits() {
     let mut reply = [0u8; 4];
     vpcd.read_exact(&mut reply).unwrap();
     assert_eq!(reply, [0, 2, 0x63, 0xC2]);
-    assert_eq!(VirtualCard::open(&path).unwrap().status().pin.unwrap().tries_left, 2);
+    assert_eq!(
+        VirtualCard::open(&path)
+            .unwrap()
+            .status()
+            .pin
+            .unwrap()
+            .tries_left,
+        2
+    );
     drop(vpcd);
     let status = child.wait().unwrap();
     assert!(status.success());
@@ -164,7 +188,10 @@ fn serve_exits_cleanly_on_sigterm() {
             assert!(status.success(), "{status:?}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(3), "serve ignored SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "serve ignored SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::fs::remove_file(&path);
