@@ -12,8 +12,10 @@ use crate::prompt::Input;
 use crate::token::{self, failure, Module};
 use crate::{Exit, Failure, Options};
 use std::path::{Path, PathBuf};
+use virtual_card::personalise::{create, CreateOptions};
+use virtual_card::{store, KeyAlgorithm};
 
-/// The software card's defaults (pkcs11-spec.md §1.6).
+/// The software card's defaults (pkcs11-spec.md §1.6, `CreateOptions::default()`).
 const CARD_PIN: &str = "123456";
 const CARD_PUK: &str = "12345678";
 const CHANGED_PIN: &str = "246802";
@@ -136,17 +138,28 @@ fn unexpected(step: &str) -> Failure {
 
 /// Personalises a card and writes it to `path`; returns its serial in hex.
 fn create_card(path: &Path) -> Result<String, Failure> {
-    let _ = path;
-    Err(Failure::new(
-        Exit::Other,
-        Msg::DemoNeeds("virtual_card::personalise (not merged into main yet)".into()),
-    ))
+    let options = CreateOptions {
+        keys: vec![KeyAlgorithm::Rsa2048, KeyAlgorithm::P256],
+        ..CreateOptions::default()
+    };
+    let image = create(&options)
+        .map_err(|e| Failure::new(Exit::Other, Msg::DemoUnexpected(format!("1 ({e})"))))?;
+    store::save(path, &image).map_err(|e| {
+        Failure::new(
+            Exit::Other,
+            Msg::WriteFailed(path.display().to_string(), e.to_string()),
+        )
+    })?;
+    Ok(virtual_card::hex(&image.serial))
 }
 
 /// The slot of the demo card: the token whose serial is the card's (PC/SC readers may
 /// come first), else the last token.
 fn demo_slot(opts: &Options, serial_hex: &str) -> Result<u64, Failure> {
-    let module = Module::load(opts.module.as_deref())?;
+    let module = Module::load(opts.module.as_deref()).map_err(|f| match f.msg {
+        Msg::ModuleNotFound(_) => Failure::new(Exit::NoToken, Msg::DemoNeedsModule),
+        _ => f,
+    })?;
     let slots = module.ctx.get_slots_with_token().map_err(failure)?;
     let wanted = serial_hex.to_ascii_lowercase();
     let mut last = None;

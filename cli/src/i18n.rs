@@ -159,7 +159,7 @@ pub enum Msg {
     },
     CmsFailed(String),
 
-    DemoNeeds(String),
+    DemoNeedsModule,
     DemoStep(DemoStep),
     DemoCardCreated {
         dir: String,
@@ -368,7 +368,10 @@ fn english(msg: &Msg) -> String {
         }
         Signed { file, out } => format!("Signed {file}: detached signature written to {out}"),
         CmsFailed(e) => format!("Cannot build the signature file: {e}"),
-        DemoNeeds(what) => format!("eimza demo needs {what}, which is not available yet."),
+        DemoNeedsModule => format!(
+            "eimza demo needs the eimza PKCS#11 module ({}; `cargo build` puts it beside eimza), or --module PATH.",
+            crate::token::MODULE_FILE
+        ),
         DemoStep(step) => format!(
             "\n==> {}",
             match step {
@@ -556,7 +559,10 @@ fn turkish(msg: &Msg) -> String {
         }
         Signed { file, out } => format!("{file} imzalandı: ayrık imza {out} dosyasına yazıldı"),
         CmsFailed(e) => format!("İmza dosyası oluşturulamadı: {e}"),
-        DemoNeeds(what) => format!("eimza demo için {what} gerekiyor; henüz hazır değil."),
+        DemoNeedsModule => format!(
+            "eimza demo için eimza PKCS#11 modülü ({}; `cargo build` onu eimza'nın yanına koyar) ya da --module YOL gerekir.",
+            crate::token::MODULE_FILE
+        ),
         DemoStep(step) => format!(
             "\n==> {}",
             match step {
