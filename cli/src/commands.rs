@@ -25,7 +25,7 @@ pub struct Out {
 
 impl Out {
     pub fn say(&self, msg: Msg) {
-        println!("{}", msg.text(self.lang));
+        crate::write_out(&format!("{}\n", msg.text(self.lang)));
     }
 }
 
@@ -44,6 +44,11 @@ pub fn status(opts: &Options, out: &Out) -> Result<(), Failure> {
     let slots = module.ctx.get_all_slots().map_err(failure)?;
     if slots.is_empty() {
         return Err(Failure::new(Exit::NoToken, Msg::NoSlots));
+    }
+    if let Some(id) = opts.slot {
+        if !slots.iter().any(|s| s.id() == id) {
+            return Err(Failure::new(Exit::NoToken, Msg::SlotNotFound(id)));
+        }
     }
     let mut tokens = 0;
     for slot in slots
@@ -147,7 +152,7 @@ fn ask_new_pin(input: &mut Input, policy: &Policy) -> Result<Zeroizing<String>, 
 
 /// Before a last try: the warning, then an explicit yes or nothing happens.
 fn confirm_last_try(input: &mut Input, secret: Secret, out: &Out) -> Result<(), Failure> {
-    eprintln!("{}", Msg::LastTryWarning(secret).text(out.lang));
+    crate::write_err(&format!("{}\n", Msg::LastTryWarning(secret).text(out.lang)));
     if input.confirm(&Msg::ConfirmQuestion)? {
         Ok(())
     } else {

@@ -133,11 +133,11 @@ fn run(lang: Lang) -> Result<(), Failure> {
     let mut input = prompt::Input::new(opts.stdin, opts.yes, lang);
     match command {
         Command::Help => {
-            print!("{}", Msg::Help.text(lang));
+            write_out(&Msg::Help.text(lang));
             Ok(())
         }
         Command::Version => {
-            println!("{}", Msg::Version.text(lang));
+            write_out(&format!("{}\n", Msg::Version.text(lang)));
             Ok(())
         }
         Command::Status => commands::status(&opts, &out),
@@ -148,12 +148,30 @@ fn run(lang: Lang) -> Result<(), Failure> {
     }
 }
 
+/// Writes to stdout; a closed pipe (`eimza status | head`) is not worth a panic.
+pub fn write_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// Writes to stderr (prompts, warnings, errors), flushed so a prompt shows at once.
+pub fn write_err(text: &str) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(text.as_bytes())
+        .and_then(|_| stderr.flush());
+}
+
 fn main() {
     let lang = Lang::from_env();
     match run(lang) {
         Ok(()) => std::process::exit(0),
         Err(failure) => {
-            eprintln!("eimza: {}", failure.msg.text(lang));
+            write_err(&format!("eimza: {}\n", failure.msg.text(lang)));
             std::process::exit(failure.code as i32)
         }
     }

@@ -7,9 +7,8 @@
 //! re-raises the signal). This file and nothing else in the tool uses `unsafe`.
 
 use crate::i18n::{Lang, Msg};
-use crate::{Exit, Failure};
+use crate::{write_err, Exit, Failure};
 use std::cell::UnsafeCell;
-use std::io::Write;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
@@ -76,7 +75,7 @@ impl Input {
                 } else {
                     answer.to_string()
                 };
-                eprintln!("{}{shown}", prompt.text(self.lang));
+                write_err(&format!("{}{shown}\n", prompt.text(self.lang)));
                 Ok(answer)
             }
             None => Err(Failure::new(Exit::Usage, Msg::EndOfInput)),
@@ -93,17 +92,15 @@ impl Input {
                 // Echo goes off before the prompt appears, so nothing typed after
                 // seeing the prompt can be echoed.
                 let guard = EchoOff::new();
-                eprint!("{}", prompt.text(self.lang));
-                let _ = std::io::stderr().flush();
+                write_err(&prompt.text(self.lang));
                 let line = read_line_raw();
                 drop(guard);
                 // The user's Enter was not echoed: end the prompt line ourselves.
-                eprintln!();
+                write_err("\n");
                 line
             }
             Mode::Lines => {
-                eprint!("{}", prompt.text(self.lang));
-                let _ = std::io::stderr().flush();
+                write_err(&prompt.text(self.lang));
                 read_line_raw()
             }
         };
@@ -124,12 +121,11 @@ impl Input {
         if let Some(answer) = self.next_scripted(question, false) {
             return Ok(is_yes(answer?.trim()));
         }
-        eprint!("{}", question.text(self.lang));
+        write_err(&question.text(self.lang));
         if self.assume_yes {
-            eprintln!("yes");
+            write_err("yes\n");
             return Ok(true);
         }
-        let _ = std::io::stderr().flush();
         let line = read_line_raw()
             .map_err(|e| Failure::new(Exit::Other, Msg::ReadFailed("stdin".into(), e.to_string())))?
             .ok_or_else(|| Failure::new(Exit::Usage, Msg::EndOfInput))?;

@@ -186,13 +186,61 @@ impl Fixture {
 
     /// Runs eimza with the given language and stdin lines.
     fn eimza(&self, lang: &str, args: &[&str], stdin: &str) -> Result_ {
+        self.eimza_with(SOFTHSM, &[], lang, args, stdin)
+    }
+
+    /// Compiles the flag shim (tests/shim/flag_shim.c) in front of SoftHSM.
+    fn shim(&self) -> PathBuf {
+        let so = self.path("flag_shim.so");
+        if !so.exists() {
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shim/flag_shim.c");
+            run_ok(
+                self.cmd("cc")
+                    .args(["-shared", "-fPIC", "-o"])
+                    .arg(&so)
+                    .arg(source)
+                    .arg("-ldl"),
+            );
+        }
+        so
+    }
+
+    /// Runs eimza through the shim with SHIM_* settings; returns what reached SoftHSM.
+    fn eimza_shim(
+        &self,
+        shim: &[(&str, &str)],
+        lang: &str,
+        args: &[&str],
+        stdin: &str,
+    ) -> (Result_, String) {
+        let so = self.shim();
+        let log = self.path("shim.log");
+        let _ = std::fs::remove_file(&log);
+        let mut env = vec![
+            ("SHIM_MODULE", SOFTHSM.to_string()),
+            ("SHIM_LOG", log.display().to_string()),
+        ];
+        env.extend(shim.iter().map(|(k, v)| (*k, v.to_string())));
+        let r = self.eimza_with(&so.display().to_string(), &env, lang, args, stdin);
+        (r, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    fn eimza_with(
+        &self,
+        module: &str,
+        env: &[(&str, String)],
+        lang: &str,
+        args: &[&str],
+        stdin: &str,
+    ) -> Result_ {
         let mut child = self
             .cmd(env!("CARGO_BIN_EXE_eimza"))
             .env_remove("LC_ALL")
             .env_remove("LC_MESSAGES")
             .env("LANG", lang)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("--module")
-            .arg(SOFTHSM)
+            .arg(module)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -316,6 +364,10 @@ fn missing_module_is_exit_2_and_usage_error_is_exit_1() {
     r.expect(2, &["cannot load the PKCS#11 module /nonexistent/lib.so"]);
     let r = f.eimza("tr_TR.UTF-8", &["frobnicate"], "");
     r.expect(1, &["bilinmeyen komut ya da seçenek: frobnicate"]);
+    let r = f.eimza("C", &["--slot", "4242", "status"], "");
+    r.expect(2, &["There is no slot 4242."]);
+    let r = f.eimza("tr_TR.UTF-8", &["--slot", "4242", "pin", "change"], "");
+    r.expect(2, &["4242 numaralı yuva yok."]);
     let r = f.eimza("C", &["--help"], "");
     r.expect(0, &["Exit codes:", "  4  PIN or PUK blocked"]);
     let r = f.eimza("tr_TR.UTF-8", &["--help"], "");
@@ -589,4 +641,250 @@ sys.stdout.write(out.decode("utf-8", "replace"))
             assert!(text.contains("EXIT=-2"), "{text}");
         }
     }
+}
+
+// PKCS#11 token flags the shim injects.
+const USER_PIN_COUNT_LOW: &str = "10000";
+const USER_PIN_FINAL_TRY: &str = "20000";
+const USER_PIN_LOCKED: &str = "40000";
+const USER_PIN_TO_BE_CHANGED: &str = "80000";
+const SO_PIN_FINAL_TRY: &str = "200000";
+const SO_PIN_LOCKED: &str = "400000";
+
+#[test]
+fn flags_read_in_plain_words() {
+    let f = Fixture::new();
+    let final_try = [
+        USER_PIN_COUNT_LOW,
+        USER_PIN_FINAL_TRY,
+        USER_PIN_TO_BE_CHANGED,
+    ]
+    .iter()
+    .map(|h| u64::from_str_radix(h, 16).expect("hex"))
+    .fold(0, |a, b| a | b);
+    let final_try = format!("{final_try:x}");
+    let (r, _) = f.eimza_shim(&[("SHIM_OR_FLAGS", &final_try)], "C", &["status"], "");
+    r.expect(
+        0,
+        &[
+            "  PIN: LAST TRY — one more wrong PIN blocks the card",
+            "  PIN: must be changed before use (eimza pin change)",
+            "  PUK: no wrong tries since the last correct one",
+        ],
+    );
+    let (r, _) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", USER_PIN_COUNT_LOW)],
+        "C",
+        &["status"],
+        "",
+    );
+    r.expect(
+        0,
+        &["  PIN: wrong tries since the last correct one; fewer tries are left"],
+    );
+    let (r, _) = f.eimza_shim(&[("SHIM_OR_FLAGS", USER_PIN_LOCKED)], "C", &["status"], "");
+    r.expect(
+        0,
+        &["  PIN: BLOCKED — unblock it with your PUK: eimza pin unblock"],
+    );
+    let (r, _) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", USER_PIN_LOCKED)],
+        "tr_TR.UTF-8",
+        &["status"],
+        "",
+    );
+    r.expect(
+        0,
+        &["  PIN: BLOKE — PUK ile blokeyi kaldırın: eimza pin unblock"],
+    );
+    let (r, _) = f.eimza_shim(&[("SHIM_OR_FLAGS", SO_PIN_FINAL_TRY)], "C", &["status"], "");
+    r.expect(
+        0,
+        &["  PUK: LAST TRY — one more wrong PUK makes the card unusable"],
+    );
+    let (r, _) = f.eimza_shim(&[("SHIM_OR_FLAGS", SO_PIN_LOCKED)], "C", &["status"], "");
+    r.expect(0, &["  PUK: BLOCKED — the card must be re-issued"]);
+    let (r, _) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", SO_PIN_LOCKED)],
+        "tr_TR.UTF-8",
+        &["status"],
+        "",
+    );
+    r.expect(0, &["  PUK: BLOKE — kartın yeniden çıkarılması gerekir"]);
+}
+
+#[test]
+fn last_try_needs_a_yes_and_a_no_sends_nothing() {
+    let f = Fixture::new();
+    let last = [("SHIM_OR_FLAGS", USER_PIN_FINAL_TRY)];
+    let (r, log) = f.eimza_shim(&last, "C", &["pin", "change"], "n\n");
+    r.expect(
+        1,
+        &[
+            "Warning: this is your last try; a wrong PIN blocks the card.",
+            "Continue? [y/N]",
+            "Cancelled; nothing was sent to the card.",
+        ],
+    );
+    assert_eq!(log, "", "the card was used after a no");
+    let (r, log) = f.eimza_shim(&last, "tr_TR.UTF-8", &["pin", "change"], "hayır\n");
+    r.expect(
+        1,
+        &[
+            "Uyarı: bu son denemeniz; yanlış bir PIN kartı bloke eder.",
+            "İptal edildi",
+        ],
+    );
+    assert_eq!(log, "");
+    let (r, log) = f.eimza_shim(&last, "C", &["sign", "doc.txt"], "\n");
+    r.expect(1, &["Cancelled"]);
+    assert_eq!(log, "");
+    // Yes (Turkish "evet"): the change goes through.
+    let (r, log) = f.eimza_shim(
+        &last,
+        "tr_TR.UTF-8",
+        &["pin", "change"],
+        "evet\n246802\n654321\n654321\n",
+    );
+    r.expect(0, &["PIN'iniz değiştirildi."]);
+    assert_eq!(log, "C_SetPIN\n");
+    // --yes answers for scripts.
+    let (r, log) = f.eimza_shim(
+        &last,
+        "C",
+        &["--yes", "pin", "change"],
+        "654321\n246802\n246802\n",
+    );
+    r.expect(0, &["Your PIN has been changed."]);
+    assert_eq!(log, "C_SetPIN\n");
+    // The PUK's last try.
+    let (r, log) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", SO_PIN_FINAL_TRY)],
+        "C",
+        &["pin", "unblock"],
+        "no\n",
+    );
+    r.expect(
+        1,
+        &[
+            "Warning: this is your last try; a wrong PUK makes the card unusable.",
+            "Cancelled",
+        ],
+    );
+    assert_eq!(log, "");
+}
+
+#[test]
+fn blocked_pin_or_puk_is_refused_without_asking() {
+    let f = Fixture::new();
+    let (r, log) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", USER_PIN_LOCKED)],
+        "C",
+        &["pin", "change"],
+        "",
+    );
+    r.expect(
+        4,
+        &["Your PIN is blocked. Unblock it with your PUK: eimza pin unblock"],
+    );
+    assert!(!r.all().contains("Current PIN"), "asked for a PIN anyway");
+    assert_eq!(log, "");
+    let (r, log) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", USER_PIN_LOCKED)],
+        "tr_TR.UTF-8",
+        &["sign", "doc.txt"],
+        "",
+    );
+    r.expect(
+        4,
+        &["PIN'iniz bloke. PUK ile blokeyi kaldırın: eimza pin unblock"],
+    );
+    assert_eq!(log, "");
+    let (r, log) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", SO_PIN_LOCKED)],
+        "C",
+        &["pin", "unblock"],
+        "",
+    );
+    r.expect(
+        4,
+        &["Your PUK is blocked; the card must be re-issued by its issuer."],
+    );
+    assert_eq!(log, "");
+    // A blocked PIN is what unblock is for.
+    let (r, log) = f.eimza_shim(
+        &[("SHIM_OR_FLAGS", USER_PIN_LOCKED)],
+        "C",
+        &["pin", "unblock"],
+        "97531864\n111111\n111111\n",
+    );
+    r.expect(0, &["Your PIN is unblocked and set to the new value."]);
+    assert_eq!(log, "C_Login SO\nC_InitPIN\n");
+}
+
+#[test]
+fn what_happened_is_explained_from_the_module_answer() {
+    let f = Fixture::new();
+    // A wrong PIN on the last try: afterwards the token reports the PIN locked.
+    let shim = [
+        ("SHIM_OR_FLAGS", USER_PIN_FINAL_TRY),
+        ("SHIM_FLAGS_AFTER_FAIL", USER_PIN_LOCKED),
+    ];
+    let (r, log) = f.eimza_shim(&shim, "C", &["sign", "doc.txt"], "y\n999999\n");
+    r.expect(
+        4,
+        &["Wrong PIN. The PIN is now BLOCKED; unblock it with your PUK: eimza pin unblock"],
+    );
+    assert_eq!(log, "C_Login\n");
+    // One left after a wrong PIN.
+    let shim = [("SHIM_FLAGS_AFTER_FAIL", USER_PIN_FINAL_TRY)];
+    let (r, _) = f.eimza_shim(
+        &shim,
+        "tr_TR.UTF-8",
+        &["pin", "change"],
+        "999999\n654321\n654321\n",
+    );
+    r.expect(3, &["Yanlış PIN. Yalnızca BİR deneme hakkınız kaldı: bir sonraki yanlış PIN kartı bloke eder."]);
+    // A wrong PUK that blocked it.
+    let shim = [("SHIM_FLAGS_AFTER_FAIL", SO_PIN_LOCKED)];
+    let (r, _) = f.eimza_shim(
+        &shim,
+        "C",
+        &["pin", "unblock"],
+        "87654321\n111111\n111111\n",
+    );
+    r.expect(
+        4,
+        &["Wrong PUK. The PUK is now BLOCKED; the card must be re-issued."],
+    );
+    // CKR_PIN_LOCKED from C_Login.
+    let (r, _) = f.eimza_shim(
+        &[("SHIM_LOGIN_RV", "a4")],
+        "C",
+        &["sign", "doc.txt"],
+        "246802\n",
+    );
+    r.expect(
+        4,
+        &["The PIN is BLOCKED; unblock it with your PUK: eimza pin unblock"],
+    );
+    // CKR_PIN_LEN_RANGE from C_SetPIN.
+    let (r, _) = f.eimza_shim(
+        &[("SHIM_SETPIN_RV", "a2")],
+        "C",
+        &["pin", "change"],
+        "246802\n654321\n654321\n",
+    );
+    r.expect(
+        1,
+        &["The card refused the length of the PIN; nothing was changed."],
+    );
+    // Any other error: exit 5 with the module's words.
+    let (r, _) = f.eimza_shim(
+        &[("SHIM_INITPIN_RV", "30")],
+        "C",
+        &["pin", "unblock"],
+        "97531864\n111111\n111111\n",
+    );
+    r.expect(5, &["the PKCS#11 module reported an error"]);
 }
