@@ -464,7 +464,7 @@ fn turkish(msg: &Msg) -> String {
             serial: Some(s),
         } => format!("    Sahibi: {cn} (seri numarası {s})"),
         CertSubject { cn, serial: None } => format!("    Sahibi: {cn}"),
-        CertIssuer(cn) => format!("    Yayıncı: {cn}"),
+        CertIssuer(cn) => format!("    Veren: {cn}"),
         CertValidity { from, to, validity } => {
             let state = match validity {
                 Validity::Valid => "geçerli",

@@ -348,7 +348,7 @@ fn status_in_turkish() {
             "  PIN: son doğru girişten beri yanlış deneme yok",
             "  PUK: son doğru girişten beri yanlış deneme yok",
             "    Sahibi: TEST KULLANICI (seri numarası 12345678950)",
-            "    Yayıncı: TEST KOK SERTIFIKA",
+            "    Veren: TEST KOK SERTIFIKA",
             "    Anahtar: RSA 2048 bit",
             "    Anahtar kullanımı: nonRepudiation",
             "(geçerli)",
