@@ -4,7 +4,7 @@ use crate::i18n::{Msg, Validity};
 use der::asn1::{ObjectIdentifier, UintRef};
 use der::{Decode, Sequence, Tag, Tagged};
 use std::time::SystemTime;
-use x509_cert::ext::pkix::KeyUsage;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 use x509_cert::name::Name;
 use x509_cert::Certificate;
 
@@ -53,6 +53,8 @@ pub struct CertSummary {
     /// `None`: no keyUsage extension.
     pub key_usage: Option<Vec<&'static str>>,
     pub non_repudiation: bool,
+    /// basicConstraints cA.
+    pub is_ca: bool,
 }
 
 #[derive(Sequence)]
@@ -75,6 +77,9 @@ impl CertSummary {
         let usage = tbs.get_extension::<KeyUsage>()?.map(|(_, ku)| ku);
         let non_repudiation = usage.map(|ku| ku.non_repudiation()).unwrap_or(false);
         let key_usage = usage.map(usage_names);
+        let is_ca = tbs
+            .get_extension::<BasicConstraints>()?
+            .is_some_and(|(_, bc)| bc.ca);
         Ok(CertSummary {
             der: der_bytes.to_vec(),
             subject_cn,
@@ -87,6 +92,7 @@ impl CertSummary {
             key,
             key_usage,
             non_repudiation,
+            is_ca,
             cert,
         })
     }

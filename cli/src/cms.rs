@@ -223,10 +223,11 @@ pub fn ecdsa_raw_to_der(raw: &[u8]) -> der::Result<Vec<u8>> {
     .to_der()
 }
 
-/// The `.p7s`: ContentInfo { SignedData } with the signer certificate and one
-/// SignerInfo. `signature` is the token's output (already DER for ECDSA).
+/// The `.p7s`: ContentInfo { SignedData } with the signer certificate, the CA
+/// certificates in `chain` (DER) and one SignerInfo. `signature` is the token's output (already DER for ECDSA).
 pub fn encode_signed_data(
     signer: &CertSummary,
+    chain: &[Vec<u8>],
     attributes: SignedAttributes,
     scheme: Scheme,
     signature: Vec<u8>,
@@ -249,7 +250,12 @@ pub fn encode_signed_data(
         encap_content_info: EncapsulatedContentInfo {
             e_content_type: OID_DATA,
         },
-        certificates: SetOfVec::try_from(vec![Any::from_der(&signer.der)?])?,
+        certificates: SetOfVec::try_from(
+            std::iter::once(&signer.der)
+                .chain(chain)
+                .map(|der| Any::from_der(der))
+                .collect::<der::Result<Vec<Any>>>()?,
+        )?,
         signer_infos: SetOfVec::try_from(vec![Any::encode_from(&signer_info)?])?,
     };
     ContentInfo {
@@ -356,7 +362,7 @@ mod tests {
             assert_eq!(raw.len(), 64);
             signature = ecdsa_raw_to_der(&raw).expect("re-encodes");
         }
-        let p7s = encode_signed_data(&cert, attributes, scheme, signature).expect("encodes");
+        let p7s = encode_signed_data(&cert, &[], attributes, scheme, signature).expect("encodes");
         std::fs::write(d.join("f.p7s"), &p7s).expect("p7s");
         assert!(
             openssl(

@@ -282,7 +282,8 @@ pub fn sign(
     out.say(Msg::UsingToken(token::trimmed(info.label())));
     let session = module.ctx.open_ro_session(slot).map_err(failure)?;
     let certs = token::read_certificates(&session)?;
-    let chosen = choose_certificate(certs, sign.label.as_deref())?;
+    let index = choose_certificate(&certs, sign.label.as_deref())?;
+    let chosen = &certs[index];
     let summary = chosen
         .summary
         .as_ref()
@@ -305,10 +306,13 @@ pub fn sign(
     session
         .login(UserType::User, Some(&auth_pin(&pin)))
         .map_err(|e| pin_failure(&module, slot, Secret::Pin, e))?;
-    let result = sign_with_card(&session, &chosen, summary, &content, &plan, &pin, out);
+    let result = sign_with_card(&session, chosen, summary, &content, &plan, &pin, out);
     drop(pin);
     let _ = session.logout();
-    let p7s = result?;
+    let (attributes, signature) = result?;
+    let chain = issuer_chain(&certs, summary);
+    let p7s = cms::encode_signed_data(summary, &chain, attributes, plan.scheme, signature)
+        .map_err(|e| Failure::new(Exit::Other, Msg::CmsFailed(e.to_string())))?;
     std::fs::write(&out_path, p7s).map_err(|e| {
         Failure::new(
             Exit::Other,
@@ -330,7 +334,7 @@ fn sign_with_card(
     plan: &SignPlan,
     pin: &str,
     out: &Out,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<(SignedAttributes, Vec<u8>), Failure> {
     let key = find_private_key(session, cert)?;
     out.say(Msg::SigningWith {
         label: cert.label.clone(),
@@ -375,30 +379,52 @@ fn sign_with_card(
         Scheme::EcdsaSha256 => cms::ecdsa_raw_to_der(&raw).map_err(cms_error)?,
         Scheme::RsaPkcs1Sha256 | Scheme::RsaPssSha256 => raw,
     };
-    cms::encode_signed_data(summary, attributes, plan.scheme, signature).map_err(cms_error)
+    Ok((attributes, signature))
 }
 
-/// --label, else the certificate with nonRepudiation, else the first readable one.
-fn choose_certificate(
-    certs: Vec<token::CertObject>,
-    label: Option<&str>,
-) -> Result<token::CertObject, Failure> {
+/// --label, else the end-user certificate with nonRepudiation, else the first
+/// end-user certificate (CA certificates on the card have no key to sign with).
+fn choose_certificate(certs: &[token::CertObject], label: Option<&str>) -> Result<usize, Failure> {
     if let Some(label) = label {
         return certs
-            .into_iter()
-            .find(|c| c.label == label)
+            .iter()
+            .position(|c| c.label == label)
             .ok_or_else(|| Failure::new(Exit::Other, Msg::NoCertForLabel(label.to_string())));
     }
-    let mut readable: Vec<token::CertObject> =
-        certs.into_iter().filter(|c| c.summary.is_ok()).collect();
-    if readable.is_empty() {
-        return Err(Failure::new(Exit::Other, Msg::NoCertificates));
-    }
-    let index = readable
+    let end_user = |c: &token::CertObject| c.summary.as_ref().is_ok_and(|s| !s.is_ca);
+    certs
         .iter()
-        .position(|c| c.summary.as_ref().is_ok_and(|s| s.non_repudiation))
-        .unwrap_or(0);
-    Ok(readable.swap_remove(index))
+        .position(|c| end_user(c) && c.summary.as_ref().is_ok_and(|s| s.non_repudiation))
+        .or_else(|| certs.iter().position(end_user))
+        .ok_or_else(|| Failure::new(Exit::Other, Msg::NoCertificates))
+}
+
+/// The CA certificates on the card between the signer and its root (the root itself
+/// excluded): put into the CMS so a verifier needs only the root.
+fn issuer_chain(certs: &[token::CertObject], signer: &CertSummary) -> Vec<Vec<u8>> {
+    let mut chain: Vec<Vec<u8>> = Vec::new();
+    let mut issuer = signer.cert.tbs_certificate().issuer().clone();
+    // A chain longer than the card's certificates would be a loop.
+    for _ in 0..certs.len() {
+        let next = certs
+            .iter()
+            .filter_map(|c| c.summary.as_ref().ok())
+            .find(|s| {
+                let tbs = s.cert.tbs_certificate();
+                s.is_ca
+                    && *tbs.subject() == issuer
+                    && tbs.subject() != tbs.issuer()
+                    && !chain.contains(&s.der)
+            });
+        match next {
+            Some(ca) => {
+                chain.push(ca.der.clone());
+                issuer = ca.cert.tbs_certificate().issuer().clone();
+            }
+            None => break,
+        }
+    }
+    chain
 }
 
 fn find_private_key(session: &Session, cert: &token::CertObject) -> Result<ObjectHandle, Failure> {

@@ -6,7 +6,7 @@
 //! with the answers typed by the program (PINs shown as `*`).
 
 use crate::commands::{self, Out, SignOptions};
-use crate::i18n::{DemoStep, Msg, Secret};
+use crate::i18n::{DemoStep, Lang, Msg, Secret};
 use crate::policy::CounterFlags;
 use crate::prompt::Input;
 use crate::token::{self, failure, Module};
@@ -97,8 +97,12 @@ pub fn run(opts: &Options, out: &Out) -> Result<(), Failure> {
         out.say(Msg::DemoStep(DemoStep::Block(attempt)));
         let flags = pin_flags(&opts)?;
         // Before the last try the tool asks; the demo answers yes.
+        let yes = match out.lang {
+            Lang::English => "yes",
+            Lang::Turkish => "evet",
+        };
         let answers: &[&str] = if flags.final_try {
-            &["yes", WRONG_PIN]
+            &[yes, WRONG_PIN]
         } else {
             &[WRONG_PIN]
         };
@@ -181,46 +185,29 @@ fn pin_flags(opts: &Options) -> Result<CounterFlags, Failure> {
     Ok(CounterFlags::user(&info))
 }
 
-/// `openssl cms -verify` of the demo signature with the card's own CA certificates:
-/// self-signed ones as the trust anchor, the others as intermediates.
+/// `openssl cms -verify` of the demo signature against the card's own root
+/// certificate (the CMS carries the intermediate CA).
 fn verify(opts: &Options, dir: &Path, document: &Path, out: &Out) -> Result<(), Failure> {
     let module = Module::load(opts.module.as_deref())?;
     let (slot, _) = module.choose_token(opts.slot)?;
     let session = module.ctx.open_ro_session(slot).map_err(failure)?;
-    let (mut roots, mut intermediates) = (String::new(), String::new());
+    let mut roots = String::new();
     for cert in token::read_certificates(&session)? {
         let Ok(summary) = cert.summary else { continue };
         let tbs = summary.cert.tbs_certificate();
-        let is_ca = tbs
-            .get_extension::<x509_cert::ext::pkix::BasicConstraints>()
-            .ok()
-            .flatten()
-            .is_some_and(|(_, bc)| bc.ca);
-        if !is_ca {
-            continue;
-        }
-        let pem = pem_certificate(&summary.der);
-        if tbs.subject() == tbs.issuer() {
-            roots.push_str(&pem);
-        } else {
-            intermediates.push_str(&pem);
+        if summary.is_ca && tbs.subject() == tbs.issuer() {
+            roots.push_str(&pem_certificate(&summary.der));
         }
     }
     drop(session);
     drop(module);
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text)
-            .map(|_| path.clone())
-            .map_err(|e| {
-                Failure::new(
-                    Exit::Other,
-                    Msg::WriteFailed(path.display().to_string(), e.to_string()),
-                )
-            })
-    };
-    let root = write("root.pem", &roots)?;
-    let chain = write("ca.pem", &intermediates)?;
+    let root = dir.join("root.pem");
+    std::fs::write(&root, roots).map_err(|e| {
+        Failure::new(
+            Exit::Other,
+            Msg::WriteFailed(root.display().to_string(), e.to_string()),
+        )
+    })?;
     let mut p7s = document.as_os_str().to_owned();
     p7s.push(".p7s");
     let mut command = std::process::Command::new("openssl");
@@ -242,9 +229,6 @@ fn verify(opts: &Options, dir: &Path, document: &Path, out: &Out) -> Result<(), 
         .arg(document)
         .arg("-CAfile")
         .arg(&root);
-    if !intermediates.is_empty() {
-        command.arg("-certfile").arg(&chain);
-    }
     match command.output() {
         Err(_) => {
             out.say(Msg::DemoNoOpenssl);

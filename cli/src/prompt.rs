@@ -123,7 +123,10 @@ impl Input {
         }
         write_err(&question.text(self.lang));
         if self.assume_yes {
-            write_err("yes\n");
+            write_err(match self.lang {
+                Lang::English => "yes\n",
+                Lang::Turkish => "evet\n",
+            });
             return Ok(true);
         }
         let line = read_line_raw()
