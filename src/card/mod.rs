@@ -1,9 +1,28 @@
 //! The card profile as operations (pkcs11-spec.md Part 1): bind (read PKCS#15),
 //! PIN operations, signing, random. Every public operation is ONE PC/SC transaction.
-//! INTERFACE CONTRACT — bodies to be written.
+//!
+//! The exact APDU sequences are documented in pkcs11-spec.md Part 3.
 
+pub mod atr;
+mod bind;
+mod keys;
+
+use crate::apdu::{sw, ApduError, Command, Response};
 use crate::reader::{CardChannel, ReaderError};
 use zeroize::Zeroizing;
+
+/// PKCS#15 application identifier (ISO 7816-15 default).
+pub const PKCS15_AID: [u8; 12] = [
+    0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43, 0x53, 0x2D, 0x31, 0x35,
+];
+/// Maximum tries of the user PIN and of the PUK (profile constants, §1.4 VERIFY).
+pub const PIN_MAX_TRIES: u8 = 3;
+pub const PUK_MAX_TRIES: u8 = 10;
+/// Largest answer of an AKIS v1.0 card.
+const AKIS_V10_MAX_NE: usize = 244;
+/// GET RESPONSE rounds before the card is considered broken (a 64 KB answer in 256-byte
+/// pieces needs 256).
+const MAX_GET_RESPONSE: usize = 300;
 
 /// Hash algorithms the card profile knows (RSA-PSS algorithm ids 11..15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +149,9 @@ pub enum CardError {
     /// ATR or PKCS#15 application not ours.
     NotRecognized,
     /// VERIFY/CHANGE/RRC with a wrong value: tries left after this one.
-    PinIncorrect { tries_left: u8 },
+    PinIncorrect {
+        tries_left: u8,
+    },
     /// 6983/6984.
     PinBlocked,
     /// 6982: the card says the PIN is not verified (logged out under us).
@@ -151,14 +172,156 @@ pub struct Card {
     channel: Box<dyn CardChannel>,
     /// Incremented each time the channel reported a reset by someone else.
     reset_epoch: u64,
+    /// From the ATR (re-read at each transaction: a reset may change it).
+    caps: atr::Capabilities,
+    family: Option<atr::Family>,
+    /// The PKCS#15 DF is the current DF (cleared by any reset).
+    app_selected: bool,
+    /// Path of the PKCS#15 DF from the MF, without `3F00` (SELECT P1 08).
+    app_path: Vec<u8>,
+    /// APDUs sent since the card was wrapped (instrumentation, tests).
+    apdus_sent: u64,
+}
+
+/// Ends the transaction when dropped, on every path out of an operation.
+struct Transaction<'a> {
+    card: &'a mut Card,
+    /// The card was reset by someone else since our last transaction.
+    reset_seen: bool,
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        self.card.channel.end();
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Card;
+    fn deref(&self) -> &Card {
+        self.card
+    }
+}
+
+impl std::ops::DerefMut for Transaction<'_> {
+    fn deref_mut(&mut self) -> &mut Card {
+        self.card
+    }
+}
+
+impl From<ReaderError> for CardError {
+    fn from(e: ReaderError) -> Self {
+        CardError::Reader(e)
+    }
+}
+
+impl From<ApduError> for CardError {
+    fn from(e: ApduError) -> Self {
+        match e {
+            ApduError::ShortResponse => CardError::Malformed("response shorter than 2 bytes"),
+            // Only reachable with input the caller should have checked (too long for the
+            // card's APDU size).
+            ApduError::TooLong | ApduError::InvalidLe => CardError::DataInvalid,
+        }
+    }
+}
+
+/// MSE algorithm reference (pkcs11-spec.md §1.4 MSE SET DST).
+fn algorithm_reference(alg: SignAlgorithm) -> u8 {
+    match alg {
+        SignAlgorithm::RsaPkcs1 => 0x02,
+        SignAlgorithm::RsaPss(HashAlg::Sha1) => 0x11,
+        SignAlgorithm::RsaPss(HashAlg::Sha224) => 0x12,
+        SignAlgorithm::RsaPss(HashAlg::Sha256) => 0x13,
+        SignAlgorithm::RsaPss(HashAlg::Sha384) => 0x14,
+        SignAlgorithm::RsaPss(HashAlg::Sha512) => 0x15,
+        SignAlgorithm::Ecdsa => 0x30,
+    }
+}
+
+impl HashAlg {
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlg::Sha1 => 20,
+            HashAlg::Sha224 => 28,
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+}
+
+/// Map a status word after a PIN command (VERIFY/CHANGE/RRC with data).
+fn pin_command_error(r: &Response) -> CardError {
+    // 63C0 too: this wrong value blocked the PIN, still CKR_PIN_INCORRECT (§1.2); the
+    // next try answers 6983 → PinBlocked.
+    if let Some(tries_left) = r.tries_left() {
+        return CardError::PinIncorrect { tries_left };
+    }
+    status_error(r.sw())
+}
+
+/// Generic status word mapping (pkcs11-spec.md §1.2).
+fn status_error(sw: u16) -> CardError {
+    match sw {
+        sw::AUTH_BLOCKED | sw::REF_DATA_UNUSABLE => CardError::PinBlocked,
+        sw::SECURITY_STATUS => CardError::SecurityStatusNotSatisfied,
+        other => CardError::Status(other),
+    }
+}
+
+/// A PIN value as sent: encoded and padded per the AODF entry; wiped on drop.
+pub(crate) fn encode_pin(pin: &PinInfo, value: &[u8]) -> Result<Zeroizing<Vec<u8>>, CardError> {
+    if value.len() < pin.min_len || value.len() > pin.max_len.max(pin.min_len) {
+        return Err(CardError::DataInvalid);
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(pin.stored_len.max(value.len())));
+    match pin.encoding {
+        PinEncoding::AsciiNumeric => {
+            if !value.iter().all(u8::is_ascii_digit) {
+                return Err(CardError::DataInvalid);
+            }
+            out.extend_from_slice(value);
+        }
+        PinEncoding::Utf8 => {
+            if std::str::from_utf8(value).is_err() {
+                return Err(CardError::DataInvalid);
+            }
+            out.extend_from_slice(value);
+        }
+        PinEncoding::Bcd => {
+            if !value.iter().all(u8::is_ascii_digit) {
+                return Err(CardError::DataInvalid);
+            }
+            for pair in value.chunks(2) {
+                let hi = pair[0] - b'0';
+                // An odd last digit is completed with the pad nibble F.
+                let lo = pair.get(1).map_or(0x0F, |d| d - b'0');
+                out.push((hi << 4) | lo);
+            }
+        }
+    }
+    if let Some(pad) = pin.pad_char {
+        if out.len() > pin.stored_len {
+            return Err(CardError::DataInvalid);
+        }
+        out.resize(pin.stored_len, pad);
+    }
+    Ok(out)
 }
 
 impl Card {
     /// Wrap a channel. Sends nothing.
     pub fn new(channel: Box<dyn CardChannel>) -> Self {
+        let parsed = atr::parse(channel.atr());
         Card {
             channel,
             reset_epoch: 0,
+            caps: parsed.as_ref().map(|a| a.capabilities).unwrap_or_default(),
+            family: parsed.and_then(|a| a.family),
+            app_selected: false,
+            app_path: vec![0x3D, 0x00],
+            apdus_sent: 0,
         }
     }
 
@@ -168,23 +331,166 @@ impl Card {
         self.reset_epoch
     }
 
+    /// APDUs sent through this card object so far (GET RESPONSE and re-sends included).
+    pub fn apdus_sent(&self) -> u64 {
+        self.apdus_sent
+    }
+
+    /// What the ATR offered at the last transaction.
+    pub fn capabilities(&self) -> atr::Capabilities {
+        self.caps
+    }
+
+    fn transaction(&mut self) -> Result<Transaction<'_>, CardError> {
+        let reset_seen = self.channel.begin()?;
+        if reset_seen {
+            self.reset_epoch += 1;
+            self.app_selected = false;
+        }
+        let parsed = atr::parse(self.channel.atr());
+        self.caps = parsed.as_ref().map(|a| a.capabilities).unwrap_or_default();
+        self.family = parsed.and_then(|a| a.family);
+        Ok(Transaction {
+            card: self,
+            reset_seen,
+        })
+    }
+
+    /// Largest Ne one APDU may ask for.
+    fn max_ne(&self) -> usize {
+        if self.caps.extended_length {
+            // 65535 rather than 65536: some readers/drivers mishandle Le = 00 00.
+            65535
+        } else if self.family == Some(atr::Family::AkisV10) {
+            // [AKIS] v1.0 answers at most 244 bytes per APDU (OpenSC's card-akis.c).
+            AKIS_V10_MAX_NE
+        } else {
+            crate::apdu::SHORT_MAX_NE
+        }
+    }
+
+    fn send_once(&mut self, cmd: &Command) -> Result<Response, CardError> {
+        let encoded = cmd.encode(self.caps.extended_length)?;
+        self.apdus_sent += 1;
+        let raw = Zeroizing::new(self.channel.transmit(&encoded)?);
+        let response = Response::parse(&raw)?;
+        // More data than asked for is a card fault (spec §1.2).
+        if response.data.len() > cmd.le.unwrap_or(0) {
+            return Err(CardError::Malformed("response longer than requested"));
+        }
+        Ok(response)
+    }
+
+    /// One command with the transport rules of §1.2: `6Cxx` → re-send once with the exact
+    /// Le; `61xx` → GET RESPONSE until complete.
+    fn exchange(&mut self, cmd: &Command) -> Result<Response, CardError> {
+        let mut response = self.send_once(cmd)?;
+        if let Some(exact) = response.exact_le() {
+            let mut again = cmd.clone();
+            again.le = Some(exact);
+            response = self.send_once(&again)?;
+        }
+        let mut rounds = 0;
+        while let Some(more) = response.bytes_remaining() {
+            rounds += 1;
+            if rounds > MAX_GET_RESPONSE {
+                return Err(CardError::Malformed("endless GET RESPONSE"));
+            }
+            let get = Command::new(0x00, 0xC0, 0x00, 0x00).with_le(more);
+            let next = self.send_once(&get)?;
+            let mut data = std::mem::take(&mut response.data);
+            data.extend_from_slice(&next.data);
+            response = Response {
+                data,
+                sw1: next.sw1,
+                sw2: next.sw2,
+            };
+        }
+        Ok(response)
+    }
+
+    /// SELECT the PKCS#15 DF by name (no answer data).
+    fn select_application(&mut self) -> Result<Response, CardError> {
+        let select = Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(&PKCS15_AID);
+        let r = self.exchange(&select)?;
+        if r.is_ok() {
+            self.app_selected = true;
+        }
+        Ok(r)
+    }
+
+    /// Make sure the PKCS#15 DF is current (after a reset the MF is), by name, else by
+    /// the path found at bind.
+    fn ensure_application(&mut self) -> Result<bool, CardError> {
+        if self.app_selected {
+            return Ok(false);
+        }
+        let r = self.select_application()?;
+        if r.is_ok() {
+            return Ok(true);
+        }
+        let path = self.app_path.clone();
+        let r = self.exchange(&Command::new(0x00, 0xA4, 0x08, 0x0C).with_data(&path))?;
+        if !r.is_ok() {
+            return Err(CardError::NotRecognized);
+        }
+        self.app_selected = true;
+        Ok(true)
+    }
+
+    /// A command addressed to the PKCS#15 DF. "Not found" answers may mean another
+    /// application left a different DF current: select again before the next command.
+    fn exchange_in_application(&mut self, cmd: &Command) -> Result<Response, CardError> {
+        let r = self.exchange(cmd)?;
+        if matches!(r.sw(), sw::NOT_FOUND | sw::REF_DATA_NOT_FOUND) {
+            self.app_selected = false;
+        }
+        Ok(r)
+    }
+
     /// Recognise the card (ATR family + SELECT PKCS#15 AID) and read the PKCS#15
     /// structure and PIN counters. One transaction.
     pub fn bind(&mut self) -> Result<TokenData, CardError> {
-        let _ = &mut self.channel;
-        todo!("card layer")
+        let family = atr::parse(self.channel.atr()).and_then(|a| a.family);
+        if family.is_none() {
+            return Err(CardError::NotRecognized);
+        }
+        let mut tx = self.transaction()?;
+        bind::bind(&mut tx)
     }
 
     /// VERIFY with data (exactly one APDU carrying the PIN; never retried).
     pub fn verify(&mut self, pin: &PinInfo, value: &[u8]) -> Result<(), CardError> {
-        let _ = (pin, value);
-        todo!("card layer")
+        let data = encode_pin(pin, value)?;
+        let mut tx = self.transaction()?;
+        tx.ensure_application()?;
+        let cmd = Command::new(0x00, 0x20, 0x00, pin.reference).with_data(&data);
+        let r = tx.exchange_in_application(&cmd)?;
+        if r.is_ok() {
+            Ok(())
+        } else {
+            Err(pin_command_error(&r))
+        }
     }
 
     /// VERIFY without data: the counter, spending no try.
     pub fn pin_status(&mut self, pin: &PinInfo) -> Result<PinStatus, CardError> {
-        let _ = pin;
-        todo!("card layer")
+        let mut tx = self.transaction()?;
+        tx.ensure_application()?;
+        tx.query_pin(pin.reference)
+    }
+
+    fn query_pin(&mut self, reference: u8) -> Result<PinStatus, CardError> {
+        let r = self.exchange_in_application(&Command::new(0x00, 0x20, 0x00, reference))?;
+        match r.sw() {
+            sw::OK => Ok(PinStatus::Verified),
+            sw::AUTH_BLOCKED | sw::REF_DATA_UNUSABLE => Ok(PinStatus::Blocked),
+            _ => match r.tries_left() {
+                Some(0) => Ok(PinStatus::Blocked),
+                Some(n) => Ok(PinStatus::TriesLeft(n)),
+                None => Err(status_error(r.sw())),
+            },
+        }
     }
 
     /// CHANGE REFERENCE DATA old‖new.
@@ -194,8 +500,21 @@ impl Card {
         old: &[u8],
         new: &[u8],
     ) -> Result<(), CardError> {
-        let _ = (pin, old, new);
-        todo!("card layer")
+        let old = encode_pin(pin, old)?;
+        let new = encode_pin(pin, new)?;
+        let mut data = Zeroizing::new(Vec::with_capacity(old.len() + new.len()));
+        data.extend_from_slice(&old);
+        data.extend_from_slice(&new);
+        let mut tx = self.transaction()?;
+        tx.ensure_application()?;
+        let cmd = Command::new(0x00, 0x24, 0x00, pin.reference).with_data(&data);
+        let r = tx.exchange_in_application(&cmd)?;
+        match r.sw() {
+            sw::OK => Ok(()),
+            // New value against the card's policy (no try spent).
+            sw::INCORRECT_DATA => Err(CardError::DataInvalid),
+            _ => Err(pin_command_error(&r)),
+        }
     }
 
     /// RESET RETRY COUNTER: `puk` Some → P1 00 (PUK‖new); None → P1 02 (PUK verified before).
@@ -205,17 +524,45 @@ impl Card {
         puk: Option<(&PinInfo, &[u8])>,
         new_pin: &[u8],
     ) -> Result<(), CardError> {
-        let _ = (pin, puk, new_pin);
-        todo!("card layer")
+        let new = encode_pin(pin, new_pin)?;
+        let mut data = Zeroizing::new(Vec::new());
+        let p1 = match puk {
+            Some((puk_info, puk_value)) => {
+                data.extend_from_slice(&encode_pin(puk_info, puk_value)?);
+                0x00
+            }
+            None => 0x02,
+        };
+        data.extend_from_slice(&new);
+        let mut tx = self.transaction()?;
+        tx.ensure_application()?;
+        let cmd = Command::new(0x00, 0x2C, p1, pin.reference).with_data(&data);
+        let r = tx.exchange_in_application(&cmd)?;
+        match r.sw() {
+            sw::OK => Ok(()),
+            sw::INCORRECT_DATA => Err(CardError::DataInvalid),
+            _ => Err(pin_command_error(&r)),
+        }
     }
 
     /// LOGOUT (80 1A 00 00); falls back to a card reset if the card refuses.
     pub fn logout(&mut self) -> Result<(), CardError> {
-        todo!("card layer")
+        let mut tx = self.transaction()?;
+        let answer = tx.exchange(&Command::new(0x80, 0x1A, 0x00, 0x00));
+        match answer {
+            Ok(r) if r.is_ok() => Ok(()),
+            Err(CardError::Reader(e)) => Err(CardError::Reader(e)),
+            _ => {
+                tx.channel.reset()?;
+                tx.app_selected = false;
+                Ok(())
+            }
+        }
     }
 
     /// MSE SET DST + PSO CDS (+ GET RESPONSE) in one transaction. With
-    /// `pin_first` (userConsent keys), VERIFY is sent first in the same transaction.
+    /// `pin_first` (userConsent keys), VERIFY is sent in the same transaction, right
+    /// before the PSO (after the MSE), as the card requires.
     /// Returns `ResetLostLogin` without sending PSO if the card was reset by others.
     pub fn sign(
         &mut self,
@@ -224,13 +571,91 @@ impl Card {
         input: &[u8],
         pin_first: Option<(&PinInfo, &[u8])>,
     ) -> Result<Vec<u8>, CardError> {
-        let _ = (key_ref, algorithm, input, pin_first);
-        todo!("card layer")
+        let input_ok = match algorithm {
+            SignAlgorithm::RsaPkcs1 => !input.is_empty(),
+            SignAlgorithm::RsaPss(h) => input.len() == h.output_len(),
+            SignAlgorithm::Ecdsa => (1..=64).contains(&input.len()),
+        };
+        if !input_ok {
+            return Err(CardError::DataInvalid);
+        }
+        let pin_data = match pin_first {
+            Some((pin, value)) => Some((pin.reference, encode_pin(pin, value)?)),
+            None => None,
+        };
+        let mut tx = self.transaction()?;
+        if tx.reset_seen {
+            return Err(CardError::ResetLostLogin);
+        }
+        let selected_now = tx.ensure_application()?;
+        let crt = [
+            0x80,
+            0x01,
+            algorithm_reference(algorithm),
+            0x84,
+            0x01,
+            key_ref,
+        ];
+        let mse = Command::new(0x00, 0x22, 0x41, 0xB6).with_data(&crt);
+        let mut r = tx.exchange_in_application(&mse)?;
+        if r.sw() == sw::REF_DATA_NOT_FOUND && !selected_now {
+            // Perhaps another application changed the current DF: MSE carries no PIN,
+            // so select the application and ask once more.
+            tx.ensure_application()?;
+            r = tx.exchange_in_application(&mse)?;
+        }
+        match r.sw() {
+            sw::OK => {}
+            sw::REF_DATA_NOT_FOUND => return Err(CardError::KeyNotFound),
+            sw::INCORRECT_DATA => return Err(CardError::DataInvalid),
+            other => return Err(status_error(other)),
+        }
+        // userConsent: the VERIFY must be the command right before the PSO (§1.4), so
+        // it comes after the MSE.
+        if let Some((reference, data)) = pin_data {
+            let verify = Command::new(0x00, 0x20, 0x00, reference).with_data(&data);
+            let r = tx.exchange_in_application(&verify)?;
+            if !r.is_ok() {
+                return Err(pin_command_error(&r));
+            }
+        }
+        let ne = tx.max_ne();
+        let pso = Command::new(0x00, 0x2A, 0x9E, 0x9A)
+            .with_data(input)
+            .with_le(ne);
+        let r = tx.exchange_in_application(&pso)?;
+        match r.sw() {
+            sw::OK if !r.data.is_empty() => Ok(r.data.to_vec()),
+            sw::OK => Err(CardError::Malformed("empty signature")),
+            sw::REF_DATA_NOT_FOUND => Err(CardError::KeyNotFound),
+            sw::INCORRECT_DATA | sw::WRONG_LENGTH => Err(CardError::DataInvalid),
+            other => Err(status_error(other)),
+        }
     }
 
     /// GET CHALLENGE, as many APDUs as needed for `len` bytes.
     pub fn get_challenge(&mut self, len: usize) -> Result<Zeroizing<Vec<u8>>, CardError> {
-        let _ = len;
-        todo!("card layer")
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
+        if len == 0 {
+            return Ok(out);
+        }
+        let mut tx = self.transaction()?;
+        // Some cards refuse very large challenges; 256 per APDU is what every card does.
+        let chunk_max = tx.max_ne().min(crate::apdu::SHORT_MAX_NE);
+        while out.len() < len {
+            let want = (len - out.len()).min(chunk_max);
+            let r = tx.exchange(&Command::new(0x00, 0x84, 0x00, 0x00).with_le(want))?;
+            if !r.is_ok() {
+                return Err(status_error(r.sw()));
+            }
+            if r.data.len() != want {
+                return Err(CardError::Malformed("GET CHALLENGE length"));
+            }
+            out.extend_from_slice(&r.data);
+        }
+        Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;

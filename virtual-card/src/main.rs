@@ -214,10 +214,7 @@ fn create(args: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Runs `personalise::create`, which is developed on another branch: when it is merged,
-/// uncomment `pub mod personalise;` in lib.rs, delete the stand-in below and the
-/// `cfg(any())` line (a cfg that is never true, so the real body is not compiled yet).
-#[cfg(any())]
+/// Personalises a card image from the command line options.
 fn personalise(request: &CreateArgs) -> Result<CardImage, String> {
     use virtual_card::personalise::{create, CreateOptions};
     let options = CreateOptions {
@@ -229,14 +226,6 @@ fn personalise(request: &CreateArgs) -> Result<CardImage, String> {
         ca_dir: request.ca_dir.clone(),
     };
     create(&options).map_err(|e| format!("personalisation failed: {e}"))
-}
-
-/// Stand-in until `personalise` is merged (see above).
-#[cfg(not(any()))]
-fn personalise(request: &CreateArgs) -> Result<CardImage, String> {
-    let _ = (&request.keys, &request.pin, &request.puk, &request.serial);
-    let _ = (request.user_consent, &request.ca_dir);
-    Err("this build has no personalisation module (virtual_card::personalise)".into())
 }
 
 fn show(args: &[String]) -> Result<(), Failure> {

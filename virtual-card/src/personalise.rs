@@ -407,13 +407,14 @@ pub fn create(options: &CreateOptions) -> Result<CardImage, PersonaliseError> {
         });
     }
 
+    // Labels stay ASCII: Java's SunPKCS11 reads them as Latin-1.
     cdf.push(ca_cert_object(
-        "TEST Kamu SM NES CA - Sürüm 6",
+        "TEST Kamu SM NES CA - Surum 6",
         &ca.nes.cert_der,
         EF_NES_CA_CERT,
     )?);
     cdf.push(ca_cert_object(
-        "TEST Kamu SM Kök CA - Sürüm 6",
+        "TEST Kamu SM Kok CA - Surum 6",
         &ca.root.cert_der,
         EF_ROOT_CA_CERT,
     )?);

@@ -1,0 +1,462 @@
+//! Bind against a small file-system card (SELECT, READ BINARY, VERIFY-without-data),
+//! with PKCS#15 files made by `eimza_pkcs15`'s encoders.
+
+use super::super::tests::{hex, EXTENDED_ATR, SHORT_ATR};
+use super::super::*;
+use crate::reader::{CardChannel, ReaderError};
+use eimza_pkcs15 as p15;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct FsState {
+    /// Path from the MF without 3F00 → content (with padding).
+    files: BTreeMap<Vec<u8>, Vec<u8>>,
+    current_ef: Option<Vec<u8>>,
+    aid_selectable: bool,
+    log: Vec<Vec<u8>>,
+}
+
+#[derive(Clone)]
+struct FsCard(Arc<Mutex<FsState>>, Vec<u8>);
+
+fn answer(data: &[u8], sw: u16) -> Vec<u8> {
+    let mut out = data.to_vec();
+    out.extend_from_slice(&sw.to_be_bytes());
+    out
+}
+
+/// Ne of a case-2 APDU (short or extended).
+fn le_of(apdu: &[u8]) -> usize {
+    match apdu.len() {
+        5 => match apdu[4] {
+            0 => 256,
+            n => n as usize,
+        },
+        7 => match u16::from_be_bytes([apdu[5], apdu[6]]) {
+            0 => 65536,
+            n => n as usize,
+        },
+        _ => 0,
+    }
+}
+
+impl FsState {
+    fn handle(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let (ins, p1, p2) = (apdu[1], apdu[2], apdu[3]);
+        let data = apdu.get(5..).unwrap_or_default();
+        match (ins, p1) {
+            (0xA4, 0x04) => {
+                if self.aid_selectable && data == PKCS15_AID {
+                    answer(&[], 0x9000)
+                } else {
+                    answer(&[], 0x6A82)
+                }
+            }
+            (0xA4, 0x00) => answer(&[], 0x9000),
+            (0xA4, 0x08) => {
+                let is_df = self
+                    .files
+                    .keys()
+                    .any(|k| k.starts_with(data) && k.len() > data.len());
+                if self.files.contains_key(data) {
+                    self.current_ef = Some(data.to_vec());
+                    answer(&[], 0x9000)
+                } else if is_df {
+                    answer(&[], 0x9000)
+                } else {
+                    answer(&[], 0x6A82)
+                }
+            }
+            (0xB0, _) => {
+                let (file, offset) = if p1 & 0x80 != 0 {
+                    let sfi = p1 & 0x1F;
+                    let found = self
+                        .files
+                        .keys()
+                        .find(|k| k.len() == 4 && k[..2] == [0x3D, 0x00] && k[3] & 0x1F == sfi)
+                        .cloned();
+                    (found, p2 as usize)
+                } else {
+                    (self.current_ef.clone(), ((p1 as usize) << 8) | p2 as usize)
+                };
+                let Some(file) = file else {
+                    return answer(&[], 0x6A82);
+                };
+                self.current_ef = Some(file.clone());
+                let body = &self.files[&file];
+                if offset > body.len() {
+                    return answer(&[], 0x6B00);
+                }
+                let want = le_of(apdu);
+                let end = (offset + want).min(body.len());
+                let sw = if end - offset < want { 0x6282 } else { 0x9000 };
+                answer(&body[offset..end], sw)
+            }
+            (0x20, _) => match p2 {
+                0x81 => answer(&[], 0x63C3),
+                _ => answer(&[], 0x63CA),
+            },
+            _ => answer(&[], 0x6D00),
+        }
+    }
+}
+
+impl CardChannel for FsCard {
+    fn begin(&mut self) -> Result<bool, ReaderError> {
+        Ok(false)
+    }
+    fn end(&mut self) {}
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        let mut s = self.0.lock();
+        s.log.push(apdu.to_vec());
+        Ok(s.handle(apdu))
+    }
+    fn reset(&mut self) -> Result<(), ReaderError> {
+        Ok(())
+    }
+    fn atr(&self) -> &[u8] {
+        &self.1
+    }
+}
+
+const KEY_ID: [u8; 20] = [0xAB; 20];
+
+fn p256_spki() -> Vec<u8> {
+    let mut der =
+        hex("30 59 30 13 06 07 2A 86 48 CE 3D 02 01 06 08 2A 86 48 CE 3D 03 01 07 03 42 00 04");
+    der.extend_from_slice(&[0x11; 64]);
+    der
+}
+
+fn padded(mut body: Vec<u8>, size: usize) -> Vec<u8> {
+    body.resize(size.max(body.len()), 0);
+    body
+}
+
+fn path(fid: u16, length: Option<usize>) -> p15::Path {
+    let mut p = vec![0x3F, 0x00, 0x3D, 0x00];
+    p.extend_from_slice(&fid.to_be_bytes());
+    match length {
+        Some(l) => p15::Path::with_length(&p, l as u32),
+        None => p15::Path::new(&p),
+    }
+}
+
+/// A one-key (P-256, public key only in the PuKDF) card. `with_lengths`: whether the
+/// ODF/PuKDF paths declare lengths.
+fn fs_card(atr: &[u8], with_lengths: bool, aid_selectable: bool) -> FsCard {
+    let pin = p15::PinObject {
+        common: p15::CommonObjectAttributes {
+            label: Some("PIN".into()),
+            flags: p15::object_flags::PRIVATE,
+            auth_id: Some(vec![0x02]),
+            user_consent: None,
+        },
+        auth_id: Some(vec![0x01]),
+        attributes: p15::PinAttributes {
+            flags: p15::pin_flags::LOCAL | p15::pin_flags::INITIALIZED,
+            pin_type: p15::PinType::AsciiNumeric,
+            min_length: 6,
+            stored_length: 6,
+            max_length: Some(6),
+            reference: 0x81,
+            pad_char: None,
+            path: None,
+        },
+    };
+    let mut puk = pin.clone();
+    puk.common.label = Some("PUK".into());
+    puk.common.auth_id = None;
+    puk.auth_id = Some(vec![0x02]);
+    puk.attributes.flags |= p15::pin_flags::UNBLOCKING_PIN | p15::pin_flags::SO_PIN;
+    puk.attributes.min_length = 8;
+    puk.attributes.stored_length = 8;
+    puk.attributes.max_length = Some(8);
+    puk.attributes.reference = 0x82;
+    let aodf = p15::encode_aodf(&[pin, puk]);
+
+    let key_attrs = p15::CommonKeyAttributes {
+        id: KEY_ID.to_vec(),
+        usage: p15::key_usage::SIGN | p15::key_usage::NON_REPUDIATION,
+        native: true,
+        access_flags: p15::key_access::SENSITIVE,
+        key_reference: Some(1),
+    };
+    let ec = p15::KeyKind::Ec {
+        field_size: Some(256),
+        curve: Some(p15::curves::P256),
+    };
+    let prkdf = p15::encode_prkdf(&[p15::PrivateKeyObject {
+        common: p15::CommonObjectAttributes {
+            label: Some("12345678950NES0".into()),
+            flags: p15::object_flags::PRIVATE,
+            auth_id: Some(vec![0x01]),
+            user_consent: Some(1),
+        },
+        key: key_attrs.clone(),
+        kind: ec.clone(),
+        path: None,
+    }]);
+    let spki = p256_spki();
+    let pukdf = p15::encode_pukdf(&[p15::PublicKeyObject {
+        common: p15::CommonObjectAttributes {
+            label: Some("12345678950NES0".into()),
+            ..Default::default()
+        },
+        key: key_attrs,
+        kind: ec,
+        value: p15::ObjectValue::Path(path(0x4215, with_lengths.then_some(spki.len()))),
+    }]);
+    let cdf: Vec<u8> = Vec::new();
+    let len = |b: &Vec<u8>| with_lengths.then_some(b.len());
+    let odf = p15::encode_odf(&[
+        p15::OdfEntry {
+            kind: p15::OdfKind::AuthObjects,
+            path: path(0x4401, len(&aodf)),
+        },
+        p15::OdfEntry {
+            kind: p15::OdfKind::PrivateKeys,
+            path: path(0x4402, len(&prkdf)),
+        },
+        p15::OdfEntry {
+            kind: p15::OdfKind::PublicKeys,
+            path: path(0x4403, len(&pukdf)),
+        },
+        p15::OdfEntry {
+            kind: p15::OdfKind::Certificates,
+            path: path(0x4404, len(&cdf)),
+        },
+    ]);
+    let info = p15::encode_token_info(&p15::TokenInfo {
+        version: 0,
+        serial_number: vec![0x01, 0xAB, 0xCD],
+        manufacturer_id: Some("TUBITAK BILGEM".into()),
+        label: Some("AKIS_01ABCD".into()),
+        token_flags: p15::token_flags::LOGIN_REQUIRED,
+        last_update: Some("20261124120000Z".into()),
+    })
+    .expect("token info");
+    let dir = p15::encode_dir_records(&[p15::DirRecord {
+        aid: PKCS15_AID.to_vec(),
+        label: Some("AKIS e-imza".into()),
+        path: Some(vec![0x3F, 0x00, 0x3D, 0x00]),
+    }]);
+    let mut files = BTreeMap::new();
+    files.insert(vec![0x2F, 0x00], padded(dir, 128));
+    files.insert(vec![0x3D, 0x00, 0x50, 0x31], padded(odf, 512));
+    files.insert(vec![0x3D, 0x00, 0x50, 0x32], padded(info, 512));
+    files.insert(vec![0x3D, 0x00, 0x44, 0x01], padded(aodf, 1024));
+    files.insert(vec![0x3D, 0x00, 0x44, 0x02], padded(prkdf, 2048));
+    files.insert(vec![0x3D, 0x00, 0x44, 0x03], padded(pukdf, 2048));
+    files.insert(vec![0x3D, 0x00, 0x44, 0x04], padded(cdf, 2048));
+    files.insert(vec![0x3D, 0x00, 0x42, 0x15], padded(spki, 600));
+    FsCard(
+        Arc::new(Mutex::new(FsState {
+            files,
+            aid_selectable,
+            ..Default::default()
+        })),
+        atr.to_vec(),
+    )
+}
+
+fn check_token(t: &TokenData) {
+    assert_eq!(t.serial, "01ABCD");
+    assert_eq!(t.label, "AKIS_01ABCD");
+    assert_eq!(t.manufacturer, "TUBITAK BILGEM");
+    assert_eq!(t.model, "AKIS");
+    assert_eq!(t.last_update.as_deref(), Some("20261124120000Z"));
+    assert_eq!(t.user_pin.reference, 0x81);
+    assert_eq!(t.user_pin.max_tries, PIN_MAX_TRIES);
+    assert_eq!(t.user_pin.status, PinStatus::TriesLeft(3));
+    assert_eq!((t.user_pin.min_len, t.user_pin.max_len), (6, 6));
+    let puk = t.puk.as_ref().expect("PUK");
+    assert_eq!(puk.reference, 0x82);
+    assert_eq!(puk.max_tries, PUK_MAX_TRIES);
+    assert_eq!(puk.status, PinStatus::TriesLeft(10));
+    assert_eq!(t.keys.len(), 1);
+    let k = &t.keys[0];
+    assert_eq!(k.id, KEY_ID);
+    assert_eq!(k.key_ref, 1);
+    assert_eq!(k.bits, 256);
+    assert!(k.user_consent && k.usage_sign && k.usage_non_repudiation);
+    assert_eq!(k.auth_id, [0x01]);
+    assert!(
+        matches!(&k.public, PublicKey::Ec { curve: Curve::P256, point, .. } if point.len() == 65)
+    );
+    assert!(t.certificates.is_empty());
+}
+
+#[test]
+fn bind_extended_sfi_reads_exact_lengths() {
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    let mut c = Card::new(Box::new(card.clone()));
+    let t = c.bind().expect("bind");
+    check_token(&t);
+    let log = card.0.lock().log.clone();
+    let files = card.0.lock().files.clone();
+    let size = |p: &[u8]| {
+        let body = &files[p];
+        let end = body.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        end
+    };
+    let aodf_len = size(&[0x3D, 0x00, 0x44, 0x01]);
+    let prkdf_len = size(&[0x3D, 0x00, 0x44, 0x02]);
+    let pukdf_len = size(&[0x3D, 0x00, 0x44, 0x03]);
+    // Short encoding whenever Ne fits in one byte: the files here are small.
+    let ext = |p1: u8, n: usize| vec![0x00, 0xB0, p1, 0x00, n as u8];
+    let expected = vec![
+        hex("00 A4 04 0C 0C A0 00 00 00 63 50 4B 43 53 2D 31 35"),
+        hex("00 B0 91 00 00"),
+        hex("00 B0 92 00 00"),
+        ext(0x81, aodf_len),
+        ext(0x82, prkdf_len),
+        // CDF with declared length 0: not read. Key without certificate: PuKDF + SPKI.
+        ext(0x83, pukdf_len),
+        ext(0x95, p256_spki().len()),
+        hex("00 20 00 81"),
+        hex("00 20 00 82"),
+    ];
+    assert_eq!(log, expected);
+    println!(
+        "bind (extended length, SFI, key via PuKDF): {} APDUs",
+        log.len()
+    );
+    assert_eq!(c.apdus_sent(), log.len() as u64);
+}
+
+#[test]
+fn bind_short_apdus_select_by_path_and_der_lengths() {
+    // No capabilities in the ATR and no Path.length anywhere: SELECT by path, READ
+    // BINARY in 256-byte chunks, and lengths from the DER headers.
+    let card = fs_card(&SHORT_ATR, false, true);
+    let mut c = Card::new(Box::new(card.clone()));
+    let t = c.bind().expect("bind");
+    check_token(&t);
+    let log = card.0.lock().log.clone();
+    assert!(
+        log.iter().all(|a| a.len() <= 5 + 255 + 1),
+        "short APDUs only"
+    );
+    assert!(
+        log.iter().all(|a| !(a[1] == 0xB0 && a[2] & 0x80 != 0)),
+        "no SFI reads"
+    );
+    let selects: Vec<&Vec<u8>> = log
+        .iter()
+        .filter(|a| a[1] == 0xA4 && a[2] == 0x08)
+        .collect();
+    assert_eq!(selects[0], &hex("00 A4 08 0C 04 3D 00 50 31"));
+    // Never reads into the padding of the 2048-byte directory files.
+    for a in log.iter().filter(|a| a[1] == 0xB0) {
+        let offset = ((a[2] as usize) << 8) | a[3] as usize;
+        assert!(offset < 600, "read at {offset}");
+    }
+    println!("bind (short APDUs, no lengths): {} APDUs", log.len());
+}
+
+#[test]
+fn bind_falls_back_to_ef_dir() {
+    let card = fs_card(&EXTENDED_ATR, true, false);
+    let mut c = Card::new(Box::new(card.clone()));
+    let t = c.bind().expect("bind");
+    check_token(&t);
+    let log = card.0.lock().log.clone();
+    assert_eq!(log[1], hex("00 A4 00 0C 02 3F 00"));
+    assert_eq!(log[2], hex("00 A4 08 0C 02 2F 00"));
+    assert!(log.contains(&hex("00 A4 08 0C 02 3D 00")));
+}
+
+#[test]
+fn bind_without_application_is_not_recognized() {
+    let card = fs_card(&EXTENDED_ATR, true, false);
+    card.0.lock().files.remove(&vec![0x2F, 0x00]);
+    let mut c = Card::new(Box::new(card));
+    assert_eq!(c.bind(), Err(CardError::NotRecognized));
+}
+
+#[test]
+fn bind_survives_garbage_files() {
+    // Every PKCS#15 file replaced by junk in turn: an error, never a panic.
+    for target in [
+        vec![0x3D, 0x00, 0x50, 0x31],
+        vec![0x3D, 0x00, 0x50, 0x32],
+        vec![0x3D, 0x00, 0x44, 0x01],
+        vec![0x3D, 0x00, 0x44, 0x02],
+        vec![0x3D, 0x00, 0x44, 0x03],
+        vec![0x3D, 0x00, 0x42, 0x15],
+    ] {
+        for junk in [
+            vec![0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF],
+            vec![0x04, 0x01],
+            vec![0xA8, 0x03, 0x30, 0x01],
+        ] {
+            let card = fs_card(&SHORT_ATR, false, true);
+            card.0.lock().files.insert(target.clone(), junk.clone());
+            let mut c = Card::new(Box::new(card));
+            let r = c.bind();
+            assert!(r.is_err(), "{target:02X?} {junk:02X?} gave {r:?}");
+        }
+    }
+}
+
+/// The file-system card with its answers damaged at random (bytes flipped, answers cut).
+struct Damaged {
+    inner: FsCard,
+    state: u64,
+}
+
+impl Damaged {
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+impl CardChannel for Damaged {
+    fn begin(&mut self) -> Result<bool, ReaderError> {
+        Ok(false)
+    }
+    fn end(&mut self) {}
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        let mut answer = self.inner.transmit(apdu)?;
+        match self.next() % 6 {
+            0 if !answer.is_empty() => {
+                let i = (self.next() as usize) % answer.len();
+                answer[i] ^= 1 << (self.next() % 8);
+            }
+            1 => {
+                let keep = (self.next() as usize) % (answer.len() + 1);
+                answer.truncate(keep);
+            }
+            _ => {}
+        }
+        Ok(answer)
+    }
+    fn reset(&mut self) -> Result<(), ReaderError> {
+        Ok(())
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+}
+
+#[test]
+fn damaged_answers_never_panic() {
+    let mut outcomes = [0usize; 2];
+    for seed in 1..300u64 {
+        for (atr, lengths) in [(&EXTENDED_ATR[..], true), (&SHORT_ATR[..], false)] {
+            let mut card = Card::new(Box::new(Damaged {
+                inner: fs_card(atr, lengths, seed % 5 != 0),
+                state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            }));
+            outcomes[usize::from(card.bind().is_ok())] += 1;
+        }
+    }
+    // Both outcomes occur: the damage reaches deep into bind, not only the first APDU.
+    assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+}
