@@ -127,3 +127,79 @@ fn demo_in_turkish() {
         ],
     );
 }
+
+/// A card whose keys need the PIN right before every signature (userConsent →
+/// CKA_ALWAYS_AUTHENTICATE): `eimza sign` logs in again between C_SignInit and the
+/// signature. P-384 also checks r‖s of 2 × 48 bytes.
+#[test]
+fn sign_with_a_user_consent_p384_key() {
+    let Some(module) = module() else { return };
+    let dir = std::env::temp_dir().join(format!("eimza-cli-consent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let options = virtual_card::personalise::CreateOptions {
+        keys: vec![virtual_card::KeyAlgorithm::P384],
+        user_consent: true,
+        ..Default::default()
+    };
+    let image = virtual_card::personalise::create(&options).expect("personalised");
+    virtual_card::store::save(&dir.join("card"), &image).expect("saved");
+    std::fs::write(dir.join("doc.txt"), "onay gerektiren anahtar\n").expect("doc");
+    let run = |stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eimza"))
+            .current_dir(&dir)
+            .env("LANG", "C")
+            .env_remove("LC_ALL")
+            .env("EIMZA_VIRTUAL_CARD", dir.join("card"))
+            .arg("--module")
+            .arg(&module)
+            .args(["sign", "doc.txt"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("eimza runs");
+        use std::io::Write;
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes());
+        let out = child.wait_with_output().expect("eimza ends");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let (code, text) = run("123456\n");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("CKM_ECDSA_SHA256"), "{text}");
+    let verified = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "doc.txt.p7s",
+            "-content",
+            "doc.txt",
+            "-noverify",
+            "-out",
+            "/dev/null",
+        ])
+        .status()
+        .expect("openssl runs");
+    assert!(verified.success(), "openssl cms -verify failed");
+    let (code, text) = run("000000\n");
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("Wrong PIN. More than one try remains."),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
