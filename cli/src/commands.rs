@@ -515,6 +515,7 @@ fn plan_for(
                 )
             }
         }
+        KeyKind::Ec { .. } if pss => return Err(Failure::new(Exit::Usage, Msg::PssNeedsRsa)),
         KeyKind::Ec { .. } => {
             if has(MechanismType::ECDSA_SHA256) {
                 plan(

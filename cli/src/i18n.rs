@@ -146,6 +146,7 @@ pub enum Msg {
     NoCertForLabel(String),
     NoSigningKey(String),
     UnsupportedKey(String),
+    PssNeedsRsa,
     ReadFailed(String, String),
     WriteFailed(String, String),
     SigningWith {
@@ -357,6 +358,7 @@ fn english(msg: &Msg) -> String {
         NoCertForLabel(l) => format!("No certificate labelled \"{l}\" on the card."),
         NoSigningKey(l) => format!("No private key for the certificate \"{l}\" on the card."),
         UnsupportedKey(k) => format!("Cannot sign with this key type: {k}"),
+        PssNeedsRsa => "--pss is for RSA keys; this key is not RSA.".into(),
         ReadFailed(p, e) => format!("Cannot read {p}: {e}"),
         WriteFailed(p, e) => format!("Cannot write {p}: {e}"),
         SigningWith {
@@ -548,6 +550,7 @@ fn turkish(msg: &Msg) -> String {
         NoCertForLabel(l) => format!("Kartta \"{l}\" etiketli sertifika yok."),
         NoSigningKey(l) => format!("Kartta \"{l}\" sertifikasına ait özel anahtar yok."),
         UnsupportedKey(k) => format!("Bu anahtar türüyle imza atılamaz: {k}"),
+        PssNeedsRsa => "--pss RSA anahtarları içindir; bu anahtar RSA değil.".into(),
         ReadFailed(p, e) => format!("{p} okunamadı: {e}"),
         WriteFailed(p, e) => format!("{p} yazılamadı: {e}"),
         SigningWith {

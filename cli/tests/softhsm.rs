@@ -485,6 +485,10 @@ fn sign_refuses_bad_pins_before_and_after_the_card() {
         &["  PIN: wrong tries since the last correct one; fewer tries are left"],
     );
     assert!(!f.path("doc.txt.p7s").exists());
+    // --pss on the EC key: refused before any PIN is asked.
+    let r = f.eimza("C", &["sign", "doc.txt", "--pss"], "");
+    r.expect(1, &["--pss is for RSA keys; this key is not RSA."]);
+    assert!(!r.all().contains("PIN:"));
     // No label like that.
     let r = f.eimza("C", &["sign", "doc.txt", "--label", "nope"], "246802\n");
     r.expect(5, &["No certificate labelled \"nope\" on the card."]);
