@@ -13,6 +13,8 @@ DIR=$(mktemp -d /tmp/eimza-demo.XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 export EIMZA_VIRTUAL_CARD=$DIR/card
 p11() { pkcs11-tool --module "$MODULE" "$@"; }
+# CKA_ID of the certificate labelled $1 (pkcs11-tool 0.23 picks signing keys by --id only)
+id_of() { p11 -O --type cert | awk -v l="$1" '$1 == "label:" { hit = ($2 == l) } hit && $1 == "ID:" { print $2; exit }'; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Personalise a software card: RSA-2048 and ECDSA P-384 keys (PIN 123456, PUK 12345678)"
@@ -25,13 +27,13 @@ p11 -O
 
 step "Sign a document with the RSA key (SHA256-RSA-PKCS) and verify it with openssl"
 echo "Bu belge e-imza ile imzalandı." > "$DIR/doc.txt"
-p11 --login --pin 123456 --sign -m SHA256-RSA-PKCS --label 12345678950NES0 -i "$DIR/doc.txt" -o "$DIR/doc.sig"
+p11 --login --pin 123456 --sign -m SHA256-RSA-PKCS --id "$(id_of 12345678950NES0)" -i "$DIR/doc.txt" -o "$DIR/doc.sig"
 p11 --read-object --type cert --label 12345678950NES0 -o "$DIR/rsa.der"
 openssl x509 -inform der -in "$DIR/rsa.der" -pubkey -noout > "$DIR/rsa.pub"
 openssl dgst -sha256 -verify "$DIR/rsa.pub" -signature "$DIR/doc.sig" "$DIR/doc.txt"
 
 step "Sign with the P-384 key (ECDSA-SHA384) and verify"
-p11 --login --pin 123456 --sign -m ECDSA-SHA384 -f openssl --label 12345678950NES1 -i "$DIR/doc.txt" -o "$DIR/doc.ec.sig"
+p11 --login --pin 123456 --sign -m ECDSA-SHA384 -f openssl --id "$(id_of 12345678950NES1)" -i "$DIR/doc.txt" -o "$DIR/doc.ec.sig"
 p11 --read-object --type cert --label 12345678950NES1 -o "$DIR/ec.der"
 openssl x509 -inform der -in "$DIR/ec.der" -pubkey -noout > "$DIR/ec.pub"
 openssl dgst -sha384 -verify "$DIR/ec.pub" -signature "$DIR/doc.ec.sig" "$DIR/doc.txt"
@@ -49,6 +51,6 @@ p11 --init-pin --login --login-type so --so-pin 12345678 --new-pin 111111
 "$VCARD" show "$DIR/card"
 
 step "Sign again with the new PIN"
-p11 --login --pin 111111 --sign -m SHA256-RSA-PKCS --label 12345678950NES0 -i "$DIR/doc.txt" -o "$DIR/doc2.sig"
+p11 --login --pin 111111 --sign -m SHA256-RSA-PKCS --id "$(id_of 12345678950NES0)" -i "$DIR/doc.txt" -o "$DIR/doc2.sig"
 openssl dgst -sha256 -verify "$DIR/rsa.pub" -signature "$DIR/doc2.sig" "$DIR/doc.txt"
 printf '\nDemo finished: signed, changed the PIN, blocked it and unblocked it with the PUK.\n'

@@ -8,4 +8,10 @@
 
 pub mod apdu;
 pub mod card;
+pub mod ffi;
+pub mod log;
+pub mod mechanism;
+pub mod object;
 pub mod reader;
+pub mod session;
+pub mod state;

@@ -20,6 +20,8 @@ pub const PIN_MAX_TRIES: u8 = 3;
 pub const PUK_MAX_TRIES: u8 = 10;
 /// Largest answer of an AKIS v1.0 card.
 const AKIS_V10_MAX_NE: usize = 244;
+/// Largest Ne per APDU with extended length (see `Card::max_ne`).
+const EXTENDED_MAX_NE: usize = 0xFF00;
 /// GET RESPONSE rounds before the card is considered broken (a 64 KB answer in 256-byte
 /// pieces needs 256).
 const MAX_GET_RESPONSE: usize = 300;
@@ -359,8 +361,9 @@ impl Card {
     /// Largest Ne one APDU may ask for.
     fn max_ne(&self) -> usize {
         if self.caps.extended_length {
-            // 65535 rather than 65536: some readers/drivers mishandle Le = 00 00.
-            65535
+            // Not 65536: some readers mishandle Le = 00 00, and vpcd frames a whole
+            // response (data + SW) in 16 bits, so data must stay below 65534 bytes.
+            EXTENDED_MAX_NE
         } else if self.family == Some(atr::Family::AkisV10) {
             // [AKIS] v1.0 answers at most 244 bytes per APDU (OpenSC's card-akis.c).
             AKIS_V10_MAX_NE
@@ -372,7 +375,9 @@ impl Card {
     fn send_once(&mut self, cmd: &Command) -> Result<Response, CardError> {
         let encoded = cmd.encode(self.caps.extended_length)?;
         self.apdus_sent += 1;
+        crate::log::apdu(crate::log::Direction::Command, &encoded);
         let raw = Zeroizing::new(self.channel.transmit(&encoded)?);
+        crate::log::apdu(crate::log::Direction::Response, &raw);
         let response = Response::parse(&raw)?;
         // More data than asked for is a card fault (spec §1.2).
         if response.data.len() > cmd.le.unwrap_or(0) {

@@ -8,43 +8,53 @@ p11() { pkcs11-tool --module "$MODULE" --token-label "$TOKEN" "$@"; }
 flags() { p11 -T | grep 'token flags'; }
 # expect_rv CKR_X COMMAND... : the command fails and prints that return value
 expect_rv() { local rv=$1; shift; local out; out=$("$@" 2>&1); echo "$out"; grep -q "$rv" <<<"$out"; }
-tries() { "$VCARD_BIN" show "$CARD" | grep -i "^ *$1" ; }
+card_says() { "$VCARD_BIN" show "$CARD" | tee /dev/stderr | grep -q "^$1"; }
 has_flag() { flags | tee /dev/stderr | grep -q "$1"; }
 lacks_flag() { ! flags | grep -q "$1"; }
 
+# Each step names the card state it leaves: PIN tries left (of 3), PUK tries left (of 10).
 suite() {
   check "change PIN with the right old PIN" p11 --login --pin 123456 --change-pin --new-pin 654321
   check "the new PIN logs in" p11 --login --pin 654321 -O
-  check "change PIN with a wrong old PIN: CKR_PIN_INCORRECT" expect_rv CKR_PIN_INCORRECT p11 --change-pin --pin 111111 --new-pin 222222
-  check "wrong login: CKR_PIN_INCORRECT" expect_rv CKR_PIN_INCORRECT p11 --login --pin 000000 -O
+  check "change PIN with a wrong old PIN (not logged in): CKR_PIN_INCORRECT (PIN 2/3)" \
+    expect_rv CKR_PIN_INCORRECT p11 --change-pin --pin 111111 --new-pin 222222
   check "  flags: user PIN count low" has_flag "user PIN count low"
-  check "second wrong login" expect_rv CKR_PIN_INCORRECT p11 --login --pin 000000 -O
+  check "  card: PIN 2 of 3" card_says "PIN: 2 of 3"
+  check "wrong login: CKR_PIN_INCORRECT (PIN 1/3)" expect_rv CKR_PIN_INCORRECT p11 --login --pin 000000 -O
   check "  flags: final user PIN try" has_flag "final user PIN try"
-  check "third wrong login blocks the PIN" expect_rv 'CKR_PIN_INCORRECT\|CKR_PIN_LOCKED' p11 --login --pin 000000 -O
+  check "too short PIN: CKR_PIN_LEN_RANGE and no try spent" expect_rv CKR_PIN_LEN_RANGE p11 --login --pin 12345 -O
+  check "letters in the PIN: CKR_PIN_INVALID and no try spent" expect_rv CKR_PIN_INVALID p11 --login --pin 12a456 -O
+  check "  card: still PIN 1 of 3" card_says "PIN: 1 of 3"
+  check "third wrong try blocks the PIN (PIN 0/3)" expect_rv 'CKR_PIN_INCORRECT\|CKR_PIN_LOCKED' p11 --login --pin 000000 -O
   check "  flags: user PIN locked" has_flag "user PIN locked"
   check "the right PIN is now refused: CKR_PIN_LOCKED" expect_rv CKR_PIN_LOCKED p11 --login --pin 654321 -O
-  check "too short PIN: CKR_PIN_LEN_RANGE, no APDU" expect_rv CKR_PIN_LEN_RANGE p11 --login --pin 12345 -O
-  check "letters in PIN: CKR_PIN_INVALID" expect_rv 'CKR_PIN_INVALID\|CKR_PIN_LEN_RANGE' p11 --login --pin 12a456 -O
-  check "wrong PUK: CKR_PIN_INCORRECT" expect_rv CKR_PIN_INCORRECT p11 --init-pin --login --login-type so --so-pin 00000000 --new-pin 111111
+  check "wrong PUK: CKR_PIN_INCORRECT (PUK 9/10)" expect_rv CKR_PIN_INCORRECT p11 --init-pin --login --login-type so --so-pin 00000000 --new-pin 111111
   check "  flags: SO PIN count low" has_flag "SO PIN count low"
+  check "  card: PUK 9 of 10" card_says "PUK: 9 of 10"
+  check "malformed PUK: CKR_PIN_LEN_RANGE and no try spent" expect_rv CKR_PIN_LEN_RANGE p11 --init-pin --login --login-type so --so-pin 1234 --new-pin 111111
+  check "  card: still PUK 9 of 10" card_says "PUK: 9 of 10"
   check "unblock with the PUK (C_Login SO + C_InitPIN)" p11 --init-pin --login --login-type so --so-pin 12345678 --new-pin 111111
   check "  flags: no longer locked" lacks_flag "user PIN locked"
-  check "the new PIN signs" bash -c "echo hello > '$WORK/in' && pkcs11-tool --module '$MODULE' --token-label '$TOKEN' --login --pin 111111 --sign -m SHA256-RSA-PKCS --label 12345678950NES0 -i '$WORK/in' -o '$WORK/sig'"
+  check "  card: PIN 3 of 3, PUK 10 of 10" bash -c "$(declare -f card_says); VCARD_BIN='$VCARD_BIN' CARD='$CARD'; card_says 'PIN: 3 of 3' && card_says 'PUK: 10 of 10'"
+  check "the new PIN signs" p11 --login --pin 111111 --sign -m SHA256-RSA-PKCS -i "$WORK/in" -o "$WORK/sig"
   check "--unlock-pin with the PUK sets a new PIN" p11 --unlock-pin --puk 12345678 --new-pin 222222
   check "  and that PIN works" p11 --login --pin 222222 -O
-  check "malformed PUK: CKR_PIN_LEN_RANGE" expect_rv CKR_PIN_LEN_RANGE p11 --init-pin --login --login-type so --so-pin 1234 --new-pin 111111
   check "change the PUK (SO login + C_SetPIN)" p11 --login --login-type so --so-pin 12345678 --change-pin --new-pin 87654321
   check "  the new PUK unblocks" p11 --init-pin --login --login-type so --so-pin 87654321 --new-pin 123456
+  check "  and the old one is refused" expect_rv CKR_PIN_INCORRECT p11 --init-pin --login --login-type so --so-pin 12345678 --new-pin 123456
   check "back to the default PIN" p11 --login --pin 123456 -O
 }
 
-CARD=$WORK/pin.card
+echo "data to sign" > "$WORK/in"
 TOKEN=AKIS_0C0C0C0C0C0C0C0C
-make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048
 echo "-- in process"
+CARD=$WORK/pin-inprocess.card
+make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048
 use_inprocess "$CARD"
 suite
 echo "-- through pcscd + vpcd"
+CARD=$WORK/pin-pcscd.card
+make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048
 use_pcscd "$CARD"
 suite
 finish

@@ -21,9 +21,16 @@ pubkey() {
     openssl x509 -inform der -in "$WORK/$1-$2.der" -pubkey -noout > "$WORK/$1-$2.pub.pem"
 }
 
+# id_of TOKEN LABEL: CKA_ID (hex) of the certificate with that label
+id_of() {
+  p11 --token-label "$1" -O --type cert | awk -v l="$2" '$1 == "label:" { hit = ($2 == l) } hit && $1 == "ID:" { print $2; exit }'
+}
+
+# pkcs11-tool 0.23 ignores --label when it picks the signing key: select it by --id.
 sign() { # sign TOKEN LABEL MECH INPUT OUT [extra...]
-  local token=$1 label=$2 mech=$3 in=$4 out=$5; shift 5
-  p11 --token-label "$token" --login --pin "$PIN" --sign -m "$mech" --label "$label" -i "$in" -o "$out" "$@"
+  local token=$1 label=$2 mech=$3 in=$4 out=$5 id; shift 5
+  id=$(id_of "$token" "$label") && [ -n "$id" ] || { echo "no certificate labelled $label" >&2; return 1; }
+  p11 --token-label "$token" --login --pin "$PIN" --sign -m "$mech" --id "$id" -i "$in" -o "$out" "$@"
 }
 
 rsa_suite() { # rsa_suite TOKEN LABEL
@@ -33,20 +40,20 @@ rsa_suite() { # rsa_suite TOKEN LABEL
     local H=${h^^}
     sig=$WORK/sig-$t-$l-$h-pkcs
     check "$t $l: $H-RSA-PKCS signs, openssl verifies" bash -c \
-      "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS' '$WORK/data' '$sig' &&
+      "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS' '$WORK/data' '$sig' &&
        openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
     sig=$WORK/sig-$t-$l-$h-pss
     check "$t $l: $H-RSA-PKCS-PSS signs, openssl verifies" bash -c \
-      "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS-PSS' '$WORK/data' '$sig' &&
+      "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS-PSS' '$WORK/data' '$sig' &&
        openssl dgst -$h -verify '$pub' -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -signature '$sig' '$WORK/data'"
   done
   sig=$WORK/sig-$t-$l-raw-pkcs
   check "$t $l: RSA-PKCS (DigestInfo input) signs, openssl verifies" bash -c \
-    "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS '$WORK/data.di' '$sig' &&
+    "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS '$WORK/data.di' '$sig' &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256"
   sig=$WORK/sig-$t-$l-raw-pss
   check "$t $l: RSA-PKCS-PSS (hash input) signs, openssl verifies" bash -c \
-    "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS-PSS '$WORK/data.sha256' '$sig' --hash-algorithm SHA256 --mgf MGF1-SHA256 &&
+    "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS-PSS '$WORK/data.sha256' '$sig' --hash-algorithm SHA256 --mgf MGF1-SHA256 &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest"
 }
 
@@ -57,12 +64,12 @@ ec_suite() { # ec_suite TOKEN LABEL
     local H=${h^^}
     sig=$WORK/sig-$t-$l-$h-ecdsa
     check "$t $l: ECDSA-$H signs, openssl verifies" bash -c \
-      "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' 'ECDSA-$H' '$WORK/data' '$sig' -f openssl &&
+      "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' 'ECDSA-$H' '$WORK/data' '$sig' -f openssl &&
        openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
   done
   sig=$WORK/sig-$t-$l-raw-ecdsa
   check "$t $l: ECDSA (hash input) signs, openssl verifies" bash -c \
-    "$(declare -f p11 sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' ECDSA '$WORK/data.sha256' '$sig' -f openssl &&
+    "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' ECDSA '$WORK/data.sha256' '$sig' -f openssl &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig'"
 }
 

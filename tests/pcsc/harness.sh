@@ -10,7 +10,7 @@ set -u
 HARNESS_ROOT=${HARNESS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VCARD_BIN=${VCARD_BIN:-$HARNESS_ROOT/target/release/eimza-vcard}
 HARNESS_TMP=$(mktemp -d /tmp/eimza-pcsc.XXXXXX)
-declare -A VCARD_PIDS=()
+declare -gA VCARD_PIDS=()
 PCSCD_PID=""
 
 harness_cleanup() {

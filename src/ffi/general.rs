@@ -1,0 +1,226 @@
+//! General-purpose functions (PKCS#11 §5.4): library lifecycle, info, function tables.
+
+use super::*;
+use std::ffi::c_void;
+
+/// The reader set a new library state starts from. Tests inside the crate may
+/// replace it (see [`set_reader_source`]); everyone else gets the system readers.
+pub type ReaderSource = fn() -> Arc<dyn crate::reader::ReaderSet>;
+
+static READER_SOURCE: RwLock<Option<ReaderSource>> = RwLock::new(None);
+
+/// Make C_Initialize build its state over another reader set (in-process tests).
+pub fn set_reader_source(source: Option<ReaderSource>) {
+    *READER_SOURCE.write() = source;
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
+    call(
+        "C_Initialize",
+        || format!("pInitArgs={pInitArgs:p}"),
+        || {
+            if !pInitArgs.is_null() {
+                // Copied: the caller's structure is never kept. pReserved is ignored on
+                // purpose (NSS and p11-kit pass strings there).
+                let args = std::ptr::read_unaligned(pInitArgs as *const CK_C_INITIALIZE_ARGS);
+                let callbacks = [
+                    args.CreateMutex.is_some(),
+                    args.DestroyMutex.is_some(),
+                    args.LockMutex.is_some(),
+                    args.UnlockMutex.is_some(),
+                ];
+                let given = callbacks.iter().filter(|c| **c).count();
+                if given != 0 && given != 4 {
+                    return Err(CKR_ARGUMENTS_BAD);
+                }
+                // With or without CKF_OS_LOCKING_OK the module uses native locks, which
+                // is what the application's callbacks would provide; it creates no
+                // threads of its own, so CKF_LIBRARY_CANT_CREATE_OS_THREADS is fine too.
+            }
+            crate::log::init();
+            let pid = std::process::id();
+            let mut global = GLOBAL.write();
+            if let Some(existing) = global.take() {
+                if existing.pid == pid {
+                    *global = Some(existing);
+                    return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+                }
+                // A forked child: the parent's readers and card handles must not be
+                // closed from here, so the inherited state is leaked, not dropped.
+                std::mem::forget(existing);
+                crate::log_at!(Level::Info, "C_Initialize in a forked child: fresh state");
+            }
+            let source = *READER_SOURCE.read();
+            let readers = match source {
+                Some(make) => make(),
+                None => crate::reader::system_reader_set(),
+            };
+            *global = Some(Global {
+                module: Arc::new(Module::new(readers)),
+                pid,
+            });
+            Ok(())
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
+    call(
+        "C_Finalize",
+        || format!("pReserved={pReserved:p}"),
+        || {
+            if !pReserved.is_null() {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+            let module = {
+                let mut global = GLOBAL.write();
+                match global.as_ref() {
+                    Some(g) if g.pid == std::process::id() => global.take().map(|g| g.module),
+                    // Never initialised here (or a forked child that did not call
+                    // C_Initialize): the parent's state is left alone.
+                    _ => None,
+                }
+            };
+            // Card I/O (LOGOUT) happens after the global lock is released.
+            let module = module.ok_or(CKR_CRYPTOKI_NOT_INITIALIZED)?;
+            module.finalize();
+            Ok(())
+        },
+    )
+}
+
+fn padded<const N: usize>(text: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    for (o, b) in out.iter_mut().zip(text.bytes()) {
+        *o = b;
+    }
+    out
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInfo(pInfo: *mut CK_INFO) -> CK_RV {
+    entry(
+        "C_GetInfo",
+        || format!("pInfo={pInfo:p}"),
+        |_| {
+            let info = out_ref(pInfo)?;
+            let (major, minor) = library_version();
+            *info = CK_INFO {
+                cryptokiVersion: CK_VERSION {
+                    major: 2,
+                    minor: 40,
+                },
+                manufacturerID: padded(crate::state::MANUFACTURER),
+                flags: 0,
+                libraryDescription: padded("Turkish e-signature cards (AKIS)"),
+                libraryVersion: CK_VERSION { major, minor },
+            };
+            Ok(())
+        },
+    )
+}
+
+fn library_version() -> (u8, u8) {
+    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
+    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    (major, minor)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
+    call(
+        "C_GetFunctionList",
+        || format!("ppFunctionList={ppFunctionList:p}"),
+        || {
+            let out = out_ref(ppFunctionList)?;
+            *out = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+            Ok(())
+        },
+    )
+}
+
+/// `CK_INTERFACE` holds raw pointers; these point at immutable statics.
+/// Offered by C_GetInterfaceList: 3.0 and 2.20. The 2.40 entry is only found by
+/// C_GetInterface when asked for 2.40 (it is C_GetFunctionList's table).
+struct Interfaces([CK_INTERFACE; 3]);
+const LISTED_INTERFACES: usize = 2;
+unsafe impl Sync for Interfaces {}
+
+const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
+
+static INTERFACES: Interfaces = Interfaces([
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
+        flags: 0,
+    },
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST_2_20 as *const CK_FUNCTION_LIST as *mut c_void,
+        flags: 0,
+    },
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut c_void,
+        flags: 0,
+    },
+]);
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterfaceList(
+    pInterfacesList: *mut CK_INTERFACE,
+    pulCount: *mut CK_ULONG,
+) -> CK_RV {
+    call(
+        "C_GetInterfaceList",
+        || format!("pInterfacesList={pInterfacesList:p}, pulCount={pulCount:p}"),
+        || {
+            let list: Vec<CK_INTERFACE> = INTERFACES.0[..LISTED_INTERFACES]
+                .iter()
+                .map(|i| CK_INTERFACE {
+                    pInterfaceName: i.pInterfaceName,
+                    pFunctionList: i.pFunctionList,
+                    flags: i.flags,
+                })
+                .collect();
+            write_array(pInterfacesList, pulCount, &list)
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterface(
+    pInterfaceName: *mut CK_UTF8CHAR,
+    pVersion: *mut CK_VERSION,
+    ppInterface: *mut *mut CK_INTERFACE,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    call(
+        "C_GetInterface",
+        || {
+            format!("pInterfaceName={pInterfaceName:p}, pVersion={pVersion:p}, ppInterface={ppInterface:p}, flags={flags:#x}")
+        },
+        || {
+            let out = out_ref(ppInterface)?;
+            if !pInterfaceName.is_null() {
+                let name = std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char);
+                if name.to_bytes() != &INTERFACE_NAME[..INTERFACE_NAME.len() - 1] {
+                    return Err(CKR_ARGUMENTS_BAD);
+                }
+            }
+            let wanted = pVersion.as_ref().map(|v| (v.major, v.minor));
+            let found = INTERFACES.0.iter().find(|i| {
+                // Every function list starts with its CK_VERSION.
+                let v = &*(i.pFunctionList as *const CK_VERSION);
+                let version = (v.major, v.minor);
+                // Requested flags must all be offered (we offer none).
+                wanted.is_none_or(|w| w == version) && (i.flags & flags) == flags
+            });
+            let interface = found.ok_or(CKR_ARGUMENTS_BAD)?;
+            *out = interface as *const CK_INTERFACE as *mut CK_INTERFACE;
+            Ok(())
+        },
+    )
+}

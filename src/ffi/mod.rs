@@ -1,0 +1,208 @@
+//! The C ABI: the only `unsafe` code of the module.
+//!
+//! Every exported function goes through [`call`] (directly or through [`entry`]):
+//! it catches panics (→ `CKR_GENERAL_ERROR`), checks that the library is initialised
+//! in this process (→ `CKR_CRYPTOKI_NOT_INITIALIZED`), and traces the call with its
+//! arguments and result to the debug log. Pointer arguments are checked and copied by
+//! the helpers below before any Rust code sees them.
+//!
+//! Safety contract of all exported functions: the caller passes pointers that are
+//! either NULL or valid for the lengths it states, as PKCS#11 requires.
+#![allow(non_snake_case, clippy::missing_safety_doc)]
+
+mod general;
+mod object;
+mod session;
+mod sign;
+mod slot;
+mod tables;
+mod unsupported;
+
+use crate::log::Level;
+use crate::state::Module;
+use cryptoki_sys::*;
+use parking_lot::RwLock;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+#[doc(hidden)]
+pub use general::set_reader_source;
+pub use tables::{FUNCTION_LIST, FUNCTION_LIST_2_20, FUNCTION_LIST_3_0};
+
+/// The initialised library of this process. `pid` detects a forked child that did
+/// not call C_Initialize itself: it must not use (or tear down) the parent's state.
+struct Global {
+    module: Arc<Module>,
+    pid: u32,
+}
+
+static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
+
+fn current_module() -> Result<Arc<Module>, CK_RV> {
+    match &*GLOBAL.read() {
+        Some(g) if g.pid == std::process::id() => Ok(g.module.clone()),
+        _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
+    }
+}
+
+/// The one wrapper around every export: panic barrier and call tracing.
+fn call(
+    name: &'static str,
+    args: impl FnOnce() -> String,
+    body: impl FnOnce() -> Result<(), CK_RV>,
+) -> CK_RV {
+    let outcome = catch_unwind(AssertUnwindSafe(body));
+    let rv = match outcome {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(rv)) => rv,
+        Err(_) => {
+            crate::log_at!(Level::Error, "{name}: internal panic caught");
+            CKR_GENERAL_ERROR
+        }
+    };
+    if crate::log::enabled(Level::Debug) {
+        // Formatting the arguments cannot panic in a way that matters, but stay safe.
+        let text = catch_unwind(AssertUnwindSafe(args)).unwrap_or_default();
+        crate::log::write(
+            Level::Debug,
+            format_args!("{name}({text}) = {}", rv_name(rv)),
+        );
+    }
+    rv
+}
+
+/// [`call`] for functions that need an initialised library.
+fn entry(
+    name: &'static str,
+    args: impl FnOnce() -> String,
+    body: impl FnOnce(&Module) -> Result<(), CK_RV>,
+) -> CK_RV {
+    call(name, args, || {
+        let module = current_module()?;
+        body(&module)
+    })
+}
+
+// ---- argument helpers ----
+
+fn to_usize(len: CK_ULONG) -> Result<usize, CK_RV> {
+    usize::try_from(len)
+        .ok()
+        .filter(|l| *l <= isize::MAX as usize)
+        .ok_or(CKR_ARGUMENTS_BAD)
+}
+
+/// An input array: NULL is accepted only with length 0.
+unsafe fn in_slice<'a, T>(ptr: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV> {
+    let len = to_usize(len)?;
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    Ok(std::slice::from_raw_parts(ptr, len))
+}
+
+unsafe fn in_out_slice<'a, T>(ptr: *mut T, len: CK_ULONG) -> Result<&'a mut [T], CK_RV> {
+    let len = to_usize(len)?;
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() {
+        return Err(CKR_ARGUMENTS_BAD);
+    }
+    Ok(std::slice::from_raw_parts_mut(ptr, len))
+}
+
+/// A required output location.
+unsafe fn out_ref<'a, T>(ptr: *mut T) -> Result<&'a mut T, CK_RV> {
+    ptr.as_mut().ok_or(CKR_ARGUMENTS_BAD)
+}
+
+/// A PIN, copied at once into memory that is wiped after use.
+/// No card PIN is this long; refusing early avoids copying absurd lengths.
+const MAX_PIN_LEN: CK_ULONG = 256;
+
+unsafe fn pin_arg(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<Zeroizing<Vec<u8>>, CK_RV> {
+    if len > MAX_PIN_LEN {
+        return Err(CKR_PIN_LEN_RANGE);
+    }
+    Ok(Zeroizing::new(in_slice(ptr, len)?.to_vec()))
+}
+
+/// Upper bound for buffers the module allocates on the caller's word (random bytes,
+/// copied template values): an allocation failure would abort the host process.
+pub(crate) const MAX_ALLOCATION: usize = 1 << 20;
+
+/// Output array convention: NULL buffer → length only; too small → length and
+/// CKR_BUFFER_TOO_SMALL; else copy. The length is written only after the size check.
+unsafe fn write_array<T: Copy>(
+    out: *mut T,
+    out_len: *mut CK_ULONG,
+    data: &[T],
+) -> Result<(), CK_RV> {
+    let len = out_ref(out_len)?;
+    let needed = data.len() as CK_ULONG;
+    if out.is_null() {
+        *len = needed;
+        return Ok(());
+    }
+    if *len < needed {
+        *len = needed;
+        return Err(CKR_BUFFER_TOO_SMALL);
+    }
+    std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
+    *len = needed;
+    Ok(())
+}
+
+/// For outputs computed only when there is room (signatures): `None` = NULL buffer.
+unsafe fn out_capacity(out: *mut u8, out_len: *mut CK_ULONG) -> Result<Option<usize>, CK_RV> {
+    let len = out_ref(out_len)?;
+    if out.is_null() {
+        Ok(None)
+    } else {
+        Ok(Some(usize::try_from(*len).unwrap_or(usize::MAX)))
+    }
+}
+
+/// Readable names of the return values in the log.
+pub fn rv_name(rv: CK_RV) -> String {
+    let name = match rv {
+        CKR_OK => "CKR_OK",
+        CKR_ARGUMENTS_BAD => "CKR_ARGUMENTS_BAD",
+        CKR_ATTRIBUTE_SENSITIVE => "CKR_ATTRIBUTE_SENSITIVE",
+        CKR_ATTRIBUTE_TYPE_INVALID => "CKR_ATTRIBUTE_TYPE_INVALID",
+        CKR_BUFFER_TOO_SMALL => "CKR_BUFFER_TOO_SMALL",
+        CKR_CRYPTOKI_ALREADY_INITIALIZED => "CKR_CRYPTOKI_ALREADY_INITIALIZED",
+        CKR_CRYPTOKI_NOT_INITIALIZED => "CKR_CRYPTOKI_NOT_INITIALIZED",
+        CKR_DATA_LEN_RANGE => "CKR_DATA_LEN_RANGE",
+        CKR_DEVICE_ERROR => "CKR_DEVICE_ERROR",
+        CKR_DEVICE_REMOVED => "CKR_DEVICE_REMOVED",
+        CKR_FUNCTION_NOT_SUPPORTED => "CKR_FUNCTION_NOT_SUPPORTED",
+        CKR_GENERAL_ERROR => "CKR_GENERAL_ERROR",
+        CKR_KEY_HANDLE_INVALID => "CKR_KEY_HANDLE_INVALID",
+        CKR_MECHANISM_INVALID => "CKR_MECHANISM_INVALID",
+        CKR_MECHANISM_PARAM_INVALID => "CKR_MECHANISM_PARAM_INVALID",
+        CKR_NO_EVENT => "CKR_NO_EVENT",
+        CKR_OBJECT_HANDLE_INVALID => "CKR_OBJECT_HANDLE_INVALID",
+        CKR_OPERATION_ACTIVE => "CKR_OPERATION_ACTIVE",
+        CKR_OPERATION_NOT_INITIALIZED => "CKR_OPERATION_NOT_INITIALIZED",
+        CKR_PIN_INCORRECT => "CKR_PIN_INCORRECT",
+        CKR_PIN_INVALID => "CKR_PIN_INVALID",
+        CKR_PIN_LEN_RANGE => "CKR_PIN_LEN_RANGE",
+        CKR_PIN_LOCKED => "CKR_PIN_LOCKED",
+        CKR_SESSION_HANDLE_INVALID => "CKR_SESSION_HANDLE_INVALID",
+        CKR_SESSION_READ_ONLY => "CKR_SESSION_READ_ONLY",
+        CKR_SLOT_ID_INVALID => "CKR_SLOT_ID_INVALID",
+        CKR_TOKEN_NOT_PRESENT => "CKR_TOKEN_NOT_PRESENT",
+        CKR_TOKEN_NOT_RECOGNIZED => "CKR_TOKEN_NOT_RECOGNIZED",
+        CKR_USER_ALREADY_LOGGED_IN => "CKR_USER_ALREADY_LOGGED_IN",
+        CKR_USER_NOT_LOGGED_IN => "CKR_USER_NOT_LOGGED_IN",
+        CKR_USER_ANOTHER_ALREADY_LOGGED_IN => "CKR_USER_ANOTHER_ALREADY_LOGGED_IN",
+        _ => return format!("CKR_{rv:#x}"),
+    };
+    name.to_string()
+}

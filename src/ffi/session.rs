@@ -1,0 +1,182 @@
+//! Session management and login (PKCS#11 §5.6, §5.7 PIN functions).
+
+use super::*;
+use std::ffi::c_void;
+
+#[no_mangle]
+pub unsafe extern "C" fn C_OpenSession(
+    slotID: CK_SLOT_ID,
+    flags: CK_FLAGS,
+    pApplication: *mut c_void,
+    Notify: CK_NOTIFY,
+    phSession: *mut CK_SESSION_HANDLE,
+) -> CK_RV {
+    entry(
+        "C_OpenSession",
+        || {
+            format!("slotID={slotID}, flags={flags:#x}, pApplication={pApplication:p}, Notify={}, phSession={phSession:p}", Notify.is_some())
+        },
+        |m| {
+            m.slot(slotID)?;
+            let out = out_ref(phSession)?;
+            // Notify callbacks are never called: the module has no surrender points.
+            *out = m.open_session(slotID, flags)?;
+            Ok(())
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_CloseSession(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    entry(
+        "C_CloseSession",
+        || format!("hSession={hSession}"),
+        |m| m.close_session(hSession),
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_CloseAllSessions(slotID: CK_SLOT_ID) -> CK_RV {
+    entry(
+        "C_CloseAllSessions",
+        || format!("slotID={slotID}"),
+        |m| m.close_all_sessions(slotID),
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_GetSessionInfo(
+    hSession: CK_SESSION_HANDLE,
+    pInfo: *mut CK_SESSION_INFO,
+) -> CK_RV {
+    entry(
+        "C_GetSessionInfo",
+        || format!("hSession={hSession}, pInfo={pInfo:p}"),
+        |m| {
+            let info = m.session_info(hSession)?;
+            *out_ref(pInfo)? = info;
+            Ok(())
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_Login(
+    hSession: CK_SESSION_HANDLE,
+    userType: CK_USER_TYPE,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+) -> CK_RV {
+    // The PIN itself is never logged: its length only.
+    entry(
+        "C_Login",
+        || {
+            format!(
+                "hSession={hSession}, userType={userType}, pPin={}, ulPinLen={ulPinLen}",
+                if pPin.is_null() { "NULL" } else { "<redacted>" }
+            )
+        },
+        |m| {
+            m.session(hSession)?;
+            if pPin.is_null() {
+                // No protected authentication path on this token.
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+            let pin = pin_arg(pPin, ulPinLen)?;
+            m.login(hSession, userType, pin)
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_LoginUser(
+    hSession: CK_SESSION_HANDLE,
+    userType: CK_USER_TYPE,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+    pUsername: *mut CK_UTF8CHAR,
+    ulUsernameLen: CK_ULONG,
+) -> CK_RV {
+    entry(
+        "C_LoginUser",
+        || {
+            format!("hSession={hSession}, userType={userType}, ulPinLen={ulPinLen}, pUsername={pUsername:p}, ulUsernameLen={ulUsernameLen}")
+        },
+        |m| {
+            m.session(hSession)?;
+            in_slice(pUsername, ulUsernameLen)?;
+            if pPin.is_null() {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+            // The card has no user names: the name is ignored (PKCS#11 3.0 §5.7).
+            let pin = pin_arg(pPin, ulPinLen)?;
+            m.login(hSession, userType, pin)
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    entry(
+        "C_Logout",
+        || format!("hSession={hSession}"),
+        |m| m.logout(hSession),
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_InitPIN(
+    hSession: CK_SESSION_HANDLE,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+) -> CK_RV {
+    entry(
+        "C_InitPIN",
+        || format!("hSession={hSession}, ulPinLen={ulPinLen}"),
+        |m| {
+            m.session(hSession)?;
+            if pPin.is_null() {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+            let pin = pin_arg(pPin, ulPinLen)?;
+            m.init_pin(hSession, pin)
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_SetPIN(
+    hSession: CK_SESSION_HANDLE,
+    pOldPin: *mut CK_UTF8CHAR,
+    ulOldLen: CK_ULONG,
+    pNewPin: *mut CK_UTF8CHAR,
+    ulNewLen: CK_ULONG,
+) -> CK_RV {
+    entry(
+        "C_SetPIN",
+        || format!("hSession={hSession}, ulOldLen={ulOldLen}, ulNewLen={ulNewLen}"),
+        |m| {
+            m.session(hSession)?;
+            if pOldPin.is_null() || pNewPin.is_null() {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+            let old = pin_arg(pOldPin, ulOldLen)?;
+            let new = pin_arg(pNewPin, ulNewLen)?;
+            m.set_pin(hSession, old, new)
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    entry(
+        "C_SessionCancel",
+        || format!("hSession={hSession}, flags={flags:#x}"),
+        |m| {
+            // Only search and signature operations exist; cancelling others is a no-op.
+            m.session(hSession)?
+                .cancel(flags & CKF_FIND_OBJECTS != 0, flags & CKF_SIGN != 0);
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,204 @@
+//! Debug log: `EIMZA_PKCS11_LOG=FILE|stderr`, `EIMZA_PKCS11_LOG_LEVEL=error|warn|info|debug|trace`
+//! (default `debug` when a log target is set). Initialised lazily by the first
+//! `C_Initialize`, never from a library constructor: loading the module must not
+//! open files in every process that happens to load it.
+//!
+//! PINs are never logged: the PKCS#11 layer logs their length only, and
+//! [`apdu`] redacts the data of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER.
+
+use once_cell::sync::OnceCell;
+use parking_lot::Mutex;
+use std::fmt;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
+    Trace = 5,
+}
+
+impl Level {
+    fn parse(text: &str) -> Option<Level> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "error" => Some(Level::Error),
+            "warn" | "warning" => Some(Level::Warn),
+            "info" => Some(Level::Info),
+            "debug" => Some(Level::Debug),
+            "trace" => Some(Level::Trace),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Level::Error => "ERROR",
+            Level::Warn => "WARN",
+            Level::Info => "INFO",
+            Level::Debug => "DEBUG",
+            Level::Trace => "TRACE",
+        }
+    }
+}
+
+struct Logger {
+    level: Level,
+    sink: Mutex<Box<dyn Write + Send>>,
+}
+
+/// `None` inside: logging is off (no target configured or the file cannot be opened).
+static LOGGER: OnceCell<Option<Logger>> = OnceCell::new();
+
+/// Read the environment once. Later calls do nothing.
+pub fn init() {
+    LOGGER.get_or_init(|| {
+        let target = std::env::var("EIMZA_PKCS11_LOG").ok()?;
+        let level = std::env::var("EIMZA_PKCS11_LOG_LEVEL")
+            .ok()
+            .and_then(|l| Level::parse(&l))
+            .unwrap_or(Level::Debug);
+        let sink: Box<dyn Write + Send> = if target.eq_ignore_ascii_case("stderr") {
+            Box::new(std::io::stderr())
+        } else {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&target)
+                .ok()?;
+            Box::new(file)
+        };
+        Some(Logger {
+            level,
+            sink: Mutex::new(sink),
+        })
+    });
+}
+
+/// Whether a message at `level` would be written (callers skip formatting otherwise).
+pub fn enabled(level: Level) -> bool {
+    matches!(LOGGER.get(), Some(Some(logger)) if level <= logger.level)
+}
+
+/// Write one line. Errors writing the log are ignored: logging must never fail a call.
+pub fn write(level: Level, args: fmt::Arguments<'_>) {
+    if let Some(Some(logger)) = LOGGER.get() {
+        if level <= logger.level {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let mut sink = logger.sink.lock();
+            let _ = writeln!(
+                sink,
+                "{}.{:03} [{}] pid={} {:?}: {}",
+                now.as_secs(),
+                now.subsec_millis(),
+                level.name(),
+                std::process::id(),
+                std::thread::current().id(),
+                args
+            );
+            let _ = sink.flush();
+        }
+    }
+}
+
+/// `log_at!(Level::Debug, "format {}", args)`: formats only when enabled.
+#[macro_export]
+macro_rules! log_at {
+    ($level:expr, $($arg:tt)*) => {
+        if $crate::log::enabled($level) {
+            $crate::log::write($level, format_args!($($arg)*));
+        }
+    };
+}
+
+/// Direction of an APDU for [`apdu`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Module → card.
+    Command,
+    /// Card → module.
+    Response,
+}
+
+/// INS bytes whose command data carries PIN/PUK values.
+const SECRET_INS: [u8; 3] = [0x20, 0x24, 0x2C];
+
+/// Render an APDU for the log, with PIN-carrying data replaced by its length.
+pub fn format_apdu(direction: Direction, bytes: &[u8]) -> String {
+    match direction {
+        Direction::Command if bytes.len() > 4 && SECRET_INS.contains(&bytes[1]) => {
+            format!(
+                "> {} [{} bytes of PIN data redacted]",
+                hex(&bytes[..4]),
+                bytes.len() - 4
+            )
+        }
+        Direction::Command => format!("> {}", hex(bytes)),
+        Direction::Response => format!("< {}", hex(bytes)),
+    }
+}
+
+/// Log one APDU at trace level (for the card/reader layers).
+pub fn apdu(direction: Direction, bytes: &[u8]) {
+    if enabled(Level::Trace) {
+        write(
+            Level::Trace,
+            format_args!("{}", format_apdu(direction, bytes)),
+        );
+    }
+}
+
+/// Upper-case hex with spaces, for logs.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&format!("{b:02X}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_data_is_redacted() {
+        let verify = [
+            0x00, 0x20, 0x00, 0x81, 0x06, b'1', b'2', b'3', b'4', b'5', b'6',
+        ];
+        let line = format_apdu(Direction::Command, &verify);
+        assert!(line.contains("00 20 00 81"));
+        assert!(line.contains("7 bytes of PIN data redacted"));
+        assert!(!line.contains("31 32"));
+    }
+
+    #[test]
+    fn change_and_reset_data_are_redacted_but_other_commands_are_not() {
+        for ins in [0x24u8, 0x2C] {
+            let line = format_apdu(
+                Direction::Command,
+                &[0x00, ins, 0x00, 0x81, 0x02, 0x31, 0x32],
+            );
+            assert!(!line.contains("31 32"), "{line}");
+        }
+        let read = format_apdu(Direction::Command, &[0x00, 0xB0, 0x8B, 0x00, 0x00]);
+        assert_eq!(read, "> 00 B0 8B 00 00");
+        // A counter query (VERIFY without data) has nothing to hide.
+        let query = format_apdu(Direction::Command, &[0x00, 0x20, 0x00, 0x81]);
+        assert_eq!(query, "> 00 20 00 81");
+    }
+
+    #[test]
+    fn levels_parse() {
+        assert_eq!(Level::parse("TRACE"), Some(Level::Trace));
+        assert_eq!(Level::parse("warning"), Some(Level::Warn));
+        assert_eq!(Level::parse("loud"), None);
+        assert!(Level::Error < Level::Trace);
+    }
+}

@@ -1,0 +1,143 @@
+/* Loads libeimza_pkcs11.so with dlopen and checks the basic C interface:
+ * C_GetFunctionList, C_Initialize (NULL and with OS locking), C_GetInfo,
+ * C_GetInterfaceList/C_GetInterface, C_Finalize.
+ * Usage: load_test /path/to/libeimza_pkcs11.so   (exit 0 = all checks passed) */
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "eimza_pkcs11.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                     \
+  do {                                                                       \
+    if (cond) {                                                              \
+      printf("ok   ");                                                       \
+    } else {                                                                 \
+      printf("FAIL ");                                                       \
+      failures++;                                                            \
+    }                                                                        \
+    printf(__VA_ARGS__);                                                     \
+    printf("\n");                                                            \
+  } while (0)
+
+typedef CK_RV (*get_function_list_fn)(CK_FUNCTION_LIST **);
+typedef CK_RV (*get_interface_list_fn)(CK_INTERFACE *, CK_ULONG *);
+typedef CK_RV (*get_interface_fn)(CK_UTF8CHAR *, CK_VERSION *, CK_INTERFACE **, CK_FLAGS);
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s MODULE\n", argv[0]);
+    return 2;
+  }
+  void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    fprintf(stderr, "dlopen: %s\n", dlerror());
+    return 2;
+  }
+  get_function_list_fn get_list = (get_function_list_fn)dlsym(lib, "C_GetFunctionList");
+  get_interface_list_fn get_ifaces = (get_interface_list_fn)dlsym(lib, "C_GetInterfaceList");
+  get_interface_fn get_iface = (get_interface_fn)dlsym(lib, "C_GetInterface");
+  CHECK(get_list && get_ifaces && get_iface, "entry points exported");
+  if (!get_list || !get_ifaces || !get_iface) return 1;
+
+  CK_FUNCTION_LIST *f = NULL;
+  CHECK(get_list(NULL) == CKR_ARGUMENTS_BAD, "C_GetFunctionList(NULL) = CKR_ARGUMENTS_BAD");
+  CHECK(get_list(&f) == CKR_OK && f != NULL, "C_GetFunctionList");
+  CHECK(f->version.major == 2 && f->version.minor == 40, "function list version 2.40");
+
+  /* Every table entry is present. */
+  size_t count = (sizeof(CK_FUNCTION_LIST) - offsetof(CK_FUNCTION_LIST, C_Initialize)) / sizeof(void *);
+  int missing = 0;
+  for (size_t i = 0; i < count; i++) {
+    void **slot = (void **)((char *)f + offsetof(CK_FUNCTION_LIST, C_Initialize)) + i;
+    if (*slot == NULL) missing++;
+  }
+  CHECK(count == 68 && missing == 0, "2.40 table: %zu entries, %d missing", count, missing);
+
+  CK_INFO info;
+  CHECK(f->C_GetInfo(&info) == CKR_CRYPTOKI_NOT_INITIALIZED, "C_GetInfo before C_Initialize");
+  CHECK(f->C_Finalize(NULL) == CKR_CRYPTOKI_NOT_INITIALIZED, "C_Finalize before C_Initialize");
+
+  CK_RV rv = f->C_Initialize(NULL);
+  CHECK(rv == CKR_OK, "C_Initialize(NULL) = %#lx", rv);
+  CHECK(f->C_Initialize(NULL) == CKR_CRYPTOKI_ALREADY_INITIALIZED, "second C_Initialize");
+  CHECK(f->C_GetInfo(NULL) == CKR_ARGUMENTS_BAD, "C_GetInfo(NULL) = CKR_ARGUMENTS_BAD");
+  memset(&info, 0, sizeof info);
+  CHECK(f->C_GetInfo(&info) == CKR_OK, "C_GetInfo");
+  CHECK(info.cryptokiVersion.major == 2 && info.cryptokiVersion.minor == 40, "cryptoki version 2.40");
+  CHECK(memcmp(info.manufacturerID, EIMZA_PKCS11_MANUFACTURER, strlen(EIMZA_PKCS11_MANUFACTURER)) == 0 &&
+            info.manufacturerID[31] == ' ',
+        "manufacturer '%.32s' space padded", info.manufacturerID);
+  /* fork: the child must initialise its own state; its C_Finalize leaves the
+   * parent's alone. */
+  fflush(stdout);
+  pid_t child = fork();
+  if (child == 0) {
+    int bad = 0;
+    if (f->C_GetInfo(&info) != CKR_CRYPTOKI_NOT_INITIALIZED) bad |= 1;
+    if (f->C_Finalize(NULL) != CKR_CRYPTOKI_NOT_INITIALIZED) bad |= 2;
+    if (f->C_Initialize(NULL) != CKR_OK) bad |= 4;
+    if (f->C_GetInfo(&info) != CKR_OK) bad |= 8;
+    if (f->C_Finalize(NULL) != CKR_OK) bad |= 16;
+    _exit(bad);
+  }
+  int status = -1;
+  waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "forked child: own C_Initialize/C_Finalize (status %d)",
+        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  CHECK(f->C_GetInfo(&info) == CKR_OK, "parent still initialised after the child's C_Finalize");
+  CHECK(f->C_Finalize((void *)1) == CKR_ARGUMENTS_BAD, "C_Finalize(non-NULL) = CKR_ARGUMENTS_BAD");
+  CHECK(f->C_Finalize(NULL) == CKR_OK, "C_Finalize");
+
+  /* OS locking with all four callbacks absent, and an incomplete set. */
+  CK_C_INITIALIZE_ARGS args;
+  memset(&args, 0, sizeof args);
+  args.flags = CKF_OS_LOCKING_OK;
+  args.pReserved = (void *)"ignored";
+  CHECK(f->C_Initialize(&args) == CKR_OK, "C_Initialize(CKF_OS_LOCKING_OK, pReserved set)");
+  CHECK(f->C_Finalize(NULL) == CKR_OK, "C_Finalize");
+  args.CreateMutex = (CK_CREATEMUTEX)1;
+  CHECK(f->C_Initialize(&args) == CKR_ARGUMENTS_BAD, "one mutex callback only = CKR_ARGUMENTS_BAD");
+
+  CK_ULONG n = 0;
+  CHECK(get_ifaces(NULL, NULL) == CKR_ARGUMENTS_BAD, "C_GetInterfaceList(NULL, NULL)");
+  CHECK(get_ifaces(NULL, &n) == CKR_OK && n == 2, "C_GetInterfaceList count = %lu", n);
+  CK_INTERFACE ifaces[2];
+  CK_ULONG small = 1;
+  CHECK(get_ifaces(ifaces, &small) == CKR_BUFFER_TOO_SMALL && small == 2, "C_GetInterfaceList too small");
+  CHECK(get_ifaces(ifaces, &n) == CKR_OK, "C_GetInterfaceList");
+  int found30 = 0;
+  for (CK_ULONG i = 0; i < n; i++) {
+    CK_VERSION *v = (CK_VERSION *)ifaces[i].pFunctionList;
+    CHECK(strcmp((char *)ifaces[i].pInterfaceName, "PKCS 11") == 0, "interface %lu named 'PKCS 11', version %d.%d", i,
+          v->major, v->minor);
+    if (v->major == 3 && v->minor == 0) {
+      CK_FUNCTION_LIST_3_0 *f3 = (CK_FUNCTION_LIST_3_0 *)ifaces[i].pFunctionList;
+      size_t c3 = (sizeof(CK_FUNCTION_LIST_3_0) - offsetof(CK_FUNCTION_LIST_3_0, C_Initialize)) / sizeof(void *);
+      int missing3 = 0;
+      for (size_t j = 0; j < c3; j++) {
+        void **slot = (void **)((char *)f3 + offsetof(CK_FUNCTION_LIST_3_0, C_Initialize)) + j;
+        if (*slot == NULL) missing3++;
+      }
+      CHECK(c3 == 92 && missing3 == 0, "3.0 table: %zu entries, %d missing", c3, missing3);
+      found30 = 1;
+    }
+  }
+  CHECK(found30, "a 3.0 interface is offered");
+  CK_INTERFACE *iface = NULL;
+  CHECK(get_iface(NULL, NULL, &iface, 0) == CKR_OK && iface != NULL, "C_GetInterface(NULL, NULL)");
+  CHECK(iface && ((CK_VERSION *)iface->pFunctionList)->major == 3, "default interface is 3.0");
+  CK_VERSION v240 = {2, 40};
+  CHECK(get_iface((CK_UTF8CHAR *)"PKCS 11", &v240, &iface, 0) == CKR_OK &&
+            iface->pFunctionList == (void *)f,
+        "C_GetInterface(\"PKCS 11\", 2.40) is the C_GetFunctionList table");
+  CHECK(get_iface((CK_UTF8CHAR *)"Vendor X", NULL, &iface, 0) != CKR_OK, "unknown interface name refused");
+
+  dlclose(lib);
+  printf("%d failures\n", failures);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# OpenSC p11test (built from Debian's opensc source by scripts/build-p11test.sh) on an
+# RSA card and an EC card, in process and through pcscd + vpcd. The JSON output, minus
+# timing and key IDs, must equal the reference in tests/clients/p11test-reference/.
+source "$(dirname "$0")/lib.sh"
+P11TEST=$ROOT/target/p11test/p11test
+"$ROOT/scripts/build-p11test.sh" "$P11TEST" >/dev/null
+REF=$ROOT/tests/clients/p11test-reference
+
+slot_of() { # slot id (decimal) of the token with label $1
+  local hex
+  hex=$(pkcs11-tool --module "$MODULE" -L | awk -v l="$1" '/^Slot [0-9]+ \(0x/{s=$3} $0 ~ "token label *: *"l"$"{gsub(/[():]/,"",s); print s; exit}')
+  [ -n "$hex" ] && echo $((hex))
+}
+
+run_p11test() { # run_p11test TOKEN NAME
+  local slot out=$WORK/$2.json
+  slot=$(slot_of "$1") || return 1
+  "$P11TEST" -m "$MODULE" -s "$slot" -p "$PIN" -o "$out" > "$WORK/$2.log" 2>&1
+  cat "$WORK/$2.log" | tail -15
+  grep -q 'FAILED\|ERROR' "$WORK/$2.log" && return 1
+  # Key IDs are hashes of freshly generated keys: compare everything else.
+  grep -v '"time"' "$out" | sed -E 's/"([0-9A-F]{2}:){19}[0-9A-F]{2}"/"<key id>"/g' > "$WORK/$2.cmp"
+  if [ "${UPDATE_REFERENCE:-}" = 1 ]; then mkdir -p "$REF"; cp "$WORK/$2.cmp" "$REF/$2.json"; fi
+  diff -u "$REF/$2.json" "$WORK/$2.cmp"
+}
+
+CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card
+make_card "$CARD_RSA" 0E0E0E0E0E0E0E01 rsa2048
+make_card "$CARD_EC" 0E0E0E0E0E0E0E02 p384
+for mode in inprocess pcscd; do
+  echo "-- $mode"
+  if [ $mode = inprocess ]; then use_inprocess "$CARD_RSA:$CARD_EC"; else use_pcscd "$CARD_RSA" "$CARD_EC"; fi
+  check "p11test on the RSA card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa
+  check "p11test on the P-384 card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec
+done
+finish
