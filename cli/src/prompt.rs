@@ -4,7 +4,8 @@
 //! Terminal echo is switched off with termios and switched back on by a guard on every
 //! way out: normal return, error, panic (the guard's `Drop`) and the signals that end a
 //! process from the keyboard or the system (a handler restores the saved settings and
-//! re-raises the signal). This file and nothing else in the tool uses `unsafe`.
+//! re-raises the signal). Ctrl-Z restores echo for the shell and switches it off again
+//! on `fg`. This file and nothing else in the tool uses `unsafe`.
 
 use crate::i18n::{Lang, Msg};
 use crate::{write_err, Exit, Failure};
@@ -200,6 +201,8 @@ struct SavedTermios(UnsafeCell<MaybeUninit<libc::termios>>);
 // SAFETY: access is ordered by SAVED_VALID and by installing the handlers after the write.
 unsafe impl Sync for SavedTermios {}
 static SAVED: SavedTermios = SavedTermios(UnsafeCell::new(MaybeUninit::uninit()));
+/// The echo-off settings, re-applied when the process continues after Ctrl-Z.
+static SILENT: SavedTermios = SavedTermios(UnsafeCell::new(MaybeUninit::uninit()));
 static SAVED_VALID: AtomicBool = AtomicBool::new(false);
 
 const RESTORE_SIGNALS: [libc::c_int; 4] =
@@ -221,6 +224,52 @@ extern "C" fn restore_and_reraise(signal: libc::c_int) {
     }
 }
 
+/// Ctrl-Z at the prompt: give the shell its terminal back with echo on, stop, and
+/// switch echo off again when continued (`fg`), so the PIN is never echoed after it.
+extern "C" fn suspend_with_echo(signal: libc::c_int) {
+    let valid = SAVED_VALID.load(Ordering::SeqCst);
+    // SAFETY: async-signal-safe calls only; SAVED/SILENT are complete while `valid`.
+    unsafe {
+        if valid {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, (*SAVED.0.get()).as_ptr());
+        }
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal); // stops here until SIGCONT (SA_NODEFER: not blocked)
+        install(signal, suspend_with_echo, libc::SA_NODEFER);
+        if valid {
+            libc::tcsetattr(
+                libc::STDIN_FILENO,
+                libc::TCSANOW,
+                (*SILENT.0.get()).as_ptr(),
+            );
+        }
+    }
+}
+
+/// Installs `handler` for `signal` unless the signal is ignored (nohup, shells);
+/// returns the previous action when it installed one.
+///
+/// # Safety
+/// `handler` must be async-signal-safe.
+unsafe fn install(
+    signal: libc::c_int,
+    handler: extern "C" fn(libc::c_int),
+    flags: libc::c_int,
+) -> Option<libc::sigaction> {
+    let mut current: libc::sigaction = std::mem::zeroed();
+    if libc::sigaction(signal, std::ptr::null(), &mut current) != 0
+        || current.sa_sigaction == libc::SIG_IGN
+    {
+        return None;
+    }
+    let mut action: libc::sigaction = std::mem::zeroed();
+    action.sa_sigaction = handler as *const () as libc::sighandler_t;
+    action.sa_flags = flags;
+    libc::sigemptyset(&mut action.sa_mask);
+    let mut previous: libc::sigaction = std::mem::zeroed();
+    (libc::sigaction(signal, &action, &mut previous) == 0).then_some(previous)
+}
+
 /// Echo is off while this lives.
 struct EchoOff {
     previous_actions: Vec<(libc::c_int, libc::sigaction)>,
@@ -238,30 +287,26 @@ impl EchoOff {
         }
         // SAFETY: initialised by the successful tcgetattr above.
         let original = unsafe { original.assume_init() };
-        // SAFETY: no handler is installed yet, so nobody reads SAVED concurrently.
-        unsafe { (*SAVED.0.get()).write(original) };
-        SAVED_VALID.store(true, Ordering::SeqCst);
-        for signal in RESTORE_SIGNALS {
-            // SAFETY: a zeroed sigaction is valid; we set the handler and an empty mask.
-            unsafe {
-                // A signal the parent told us to ignore stays ignored (nohup, shells).
-                let mut current: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, std::ptr::null(), &mut current) != 0
-                    || current.sa_sigaction == libc::SIG_IGN
-                {
-                    continue;
-                }
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = restore_and_reraise as *const () as libc::sighandler_t;
-                libc::sigemptyset(&mut action.sa_mask);
-                let mut previous: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(signal, &action, &mut previous) == 0 {
-                    guard.previous_actions.push((signal, previous));
-                }
-            }
-        }
         let mut silent = original;
         silent.c_lflag &= !(libc::ECHO | libc::ECHOE | libc::ECHOK);
+        // SAFETY: no handler is installed yet, so nobody reads SAVED/SILENT concurrently.
+        unsafe {
+            (*SAVED.0.get()).write(original);
+            (*SILENT.0.get()).write(silent);
+        }
+        SAVED_VALID.store(true, Ordering::SeqCst);
+        for signal in RESTORE_SIGNALS {
+            // SAFETY: restore_and_reraise is async-signal-safe.
+            if let Some(previous) = unsafe { install(signal, restore_and_reraise, 0) } {
+                guard.previous_actions.push((signal, previous));
+            }
+        }
+        // SAFETY: suspend_with_echo is async-signal-safe.
+        if let Some(previous) =
+            unsafe { install(libc::SIGTSTP, suspend_with_echo, libc::SA_NODEFER) }
+        {
+            guard.previous_actions.push((libc::SIGTSTP, previous));
+        }
         // TCSANOW, not TCSAFLUSH: type-ahead (a pasted PIN) is kept, not discarded.
         // SAFETY: a valid termios derived from the current one.
         unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &silent) };

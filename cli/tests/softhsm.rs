@@ -570,22 +570,37 @@ fn pin_unblock_with_the_puk() {
 
 /// Drives `eimza pin change` through a pseudo-terminal: the PIN typed at the prompt
 /// must not be echoed, and the terminal must echo again afterwards (`stty -a` run in
-/// the same terminal after eimza, and after eimza was interrupted with Ctrl-C).
+/// the same terminal after eimza, and after eimza was interrupted with Ctrl-C); with
+/// Ctrl-Z the stopped eimza leaves echo on, and after SIGCONT the PIN is still silent.
 #[test]
 fn terminal_prompt_does_not_echo_and_restores_the_terminal() {
     let f = Fixture::new();
     let script = r#"
 import os, pty, sys, time, select
-exe, module, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+exe, module, mode, old, new = sys.argv[1:6]
 pid, fd = pty.fork()
 if pid == 0:
-    # In the terminal: run eimza (Ctrl-C kills it, not us), report, then show the
-    # terminal's settings as eimza left them.
+    # In the terminal, like a job-control shell: eimza runs in its own foreground
+    # process group (so Ctrl-C and Ctrl-Z reach it alone and Ctrl-Z may stop it);
+    # then we take the terminal back, report, and show its settings.
     import signal, subprocess
     os.environ["LANG"] = "C"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    rc = subprocess.call([exe, "--module", module, "pin", "change"],
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    p = subprocess.Popen([exe, "--module", module, "pin", "change"], process_group=0)
+    os.tcsetpgrp(0, p.pid)
+    while True:
+        _, st = os.waitpid(p.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(st):
+            break
+        # Stopped by Ctrl-Z: the terminal as the shell gets it, then `fg`.
+        os.tcsetpgrp(0, os.getpgrp())
+        print("STOPPED", flush=True)
+        subprocess.call(["stty", "-a"])
+        print("CONTINUING", flush=True)
+        os.tcsetpgrp(0, p.pid)
+        os.killpg(p.pid, signal.SIGCONT)
+    os.tcsetpgrp(0, os.getpgrp())
+    rc = os.waitstatus_to_exitcode(st)
     print("EXIT=%d" % rc, flush=True)
     subprocess.call(["stty", "-a"])
     print("END-OF-TEST", flush=True)
@@ -606,22 +621,39 @@ def read_until(token, timeout=30):
             out += chunk
 read_until(b"Current PIN: ")
 if mode == "interrupt":
-    os.write(fd, b"12")
+    os.write(fd, old[:2].encode())
     time.sleep(0.3)
     os.write(fd, b"\x03")
 else:
-    for answer, prompt in [(b"246802\r", b"New PIN: "), (b"654321\r", b"New PIN again: ")]:
-        os.write(fd, answer)
+    if mode == "suspend":
+        os.write(fd, b"\x1a")
+        read_until(b"CONTINUING")
+        time.sleep(0.5)
+    for answer, prompt in [(old, b"New PIN: "), (new, b"New PIN again: ")]:
+        os.write(fd, answer.encode() + b"\r")
         read_until(prompt)
-    os.write(fd, b"654321\r")
+    os.write(fd, new.encode() + b"\r")
 read_until(b"EXIT=")
 read_until(b"END-OF-TEST")
 sys.stdout.write(out.decode("utf-8", "replace"))
 "#;
-    for mode in ["type", "interrupt"] {
+    // The PIN goes 246802 → 654321 (type), stays (interrupt), and comes back (suspend).
+    for (mode, old, new) in [
+        ("type", PIN, "654321"),
+        ("interrupt", "654321", ""),
+        ("suspend", "654321", PIN),
+    ] {
         let out = f
             .cmd("python3")
-            .args(["-c", script, env!("CARGO_BIN_EXE_eimza"), SOFTHSM, mode])
+            .args([
+                "-c",
+                script,
+                env!("CARGO_BIN_EXE_eimza"),
+                SOFTHSM,
+                mode,
+                old,
+                new,
+            ])
             .output()
             .expect("python3 runs");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -637,12 +669,22 @@ sys.stdout.write(out.decode("utf-8", "replace"))
             "{mode}: echo not restored:\n{text}"
         );
         assert!(!flags.contains(&"-echo"), "{mode}: echo left off:\n{text}");
-        if mode == "type" {
-            assert!(text.contains("Your PIN has been changed."), "{text}");
-            assert!(text.contains("EXIT=0"), "{text}");
-        } else {
+        if mode == "suspend" {
+            // Stopped with echo on for the shell, then silent again after SIGCONT.
+            assert!(
+                text.contains("STOPPED") && text.contains("CONTINUING"),
+                "{text}"
+            );
+        }
+        if mode == "interrupt" {
             // Killed by SIGINT (re-raised after restoring the terminal).
             assert!(text.contains("EXIT=-2"), "{text}");
+        } else {
+            assert!(
+                text.contains("Your PIN has been changed."),
+                "{mode}: {text}"
+            );
+            assert!(text.contains("EXIT=0"), "{mode}: {text}");
         }
     }
 }
