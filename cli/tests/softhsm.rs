@@ -586,7 +586,7 @@ if pid == 0:
     import signal, subprocess
     os.environ["LANG"] = "C"
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    p = subprocess.Popen([exe, "--module", module, "pin", "change"], process_group=0)
+    p = subprocess.Popen([exe, "--module", module, "pin", "change"], preexec_fn=lambda: os.setpgid(0, 0))
     os.tcsetpgrp(0, p.pid)
     while True:
         _, st = os.waitpid(p.pid, os.WUNTRACED)
