@@ -18,8 +18,15 @@ fn module() -> Option<PathBuf> {
         eprintln!("SKIPPED: the eimza module's C ABI (src/ffi) is not in this workspace yet");
         return None;
     }
+    // The same profile as this test, so the module lands beside the eimza binary.
+    let profile: &[&str] = if cfg!(debug_assertions) {
+        &[]
+    } else {
+        &["--release"]
+    };
     let status = Command::new(env!("CARGO"))
         .args(["build", "-p", "eimza-pkcs11", "--lib"])
+        .args(profile)
         .current_dir(&workspace)
         .status()
         .expect("cargo runs");
