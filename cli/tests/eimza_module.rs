@@ -210,3 +210,45 @@ fn sign_with_a_user_consent_p384_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// No reader at all, and a reader without its card: exit 2 with the holder's words.
+#[test]
+fn no_reader_and_no_card() {
+    let Some(module) = module() else { return };
+    let run = |card: Option<&str>, lang: &str, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eimza"));
+        c.env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", lang);
+        // No pcscd in the test: without a software card there is no reader at all.
+        c.env("PCSCLITE_CSOCK_NAME", "/nonexistent/pcscd.comm");
+        match card {
+            Some(path) => c.env("EIMZA_VIRTUAL_CARD", path),
+            None => c.env_remove("EIMZA_VIRTUAL_CARD"),
+        };
+        let out = c
+            .arg("--module")
+            .arg(&module)
+            .args(args)
+            .output()
+            .expect("eimza runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let (code, text) = run(None, "C", &["status"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("No card reader (slot) found."), "{text}");
+    let (code, text) = run(Some("/nonexistent/card"), "C", &["status"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("  Card: none in this reader"), "{text}");
+    let (code, text) = run(Some("/nonexistent/card"), "tr_TR.UTF-8", &["pin", "change"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("Kart bulunamadı: kartınızı okuyucuya takın."),
+        "{text}"
+    );
+}
