@@ -96,6 +96,7 @@ struct Step {
     state: CK_STATE,
 }
 
+/// A table row: `s(session, call, result, (APDUs, PIN-carrying), (PIN, PUK tries), state)`.
 fn s(
     on: On,
     call: Call,
