@@ -512,8 +512,28 @@ fn removal_reinsertion_and_another_card_in_the_same_reader() {
         .sign(&Mechanism::Sha256RsaPkcs, rsa, b"card B")
         .unwrap();
     verify_rsa(&spki, &Mechanism::Sha256RsaPkcs, b"card B", &signature);
-    drop(session);
-    drop(plugged_b);
+
+    // Swapped back to card A while the application looks away (no call in between):
+    // the logged-in session of card B must not carry over to card A.
+    let handle_b = session.handle();
+    let mut plugged_b = plugged_b;
+    plugged_b.unplug();
+    let plugged_a = Plugged::new(card_a(), 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, _) = raw_sign(handle_b, CKM_SHA256_RSA_PKCS, rsa.handle(), b"swapped");
+    assert!(
+        [CKR_DEVICE_REMOVED, CKR_SESSION_HANDLE_INVALID].contains(&code),
+        "C_Sign on card B's session with card A inserted: {code:#x}"
+    );
+    assert_eq!(session_info_rv(handle_b), CKR_SESSION_HANDLE_INVALID);
+    assert_eq!(
+        pkcs11.get_token_info(slot).unwrap().serial_number(),
+        SERIAL_A
+    );
+    let session_a = pkcs11.open_ro_session(slot).unwrap();
+    assert!(private_keys(&session_a).is_empty(), "swap kept the login");
+    assert!(!plugged_a.card.is_verified(PIN_REFERENCE));
+    drop((session, session_a, plugged_a));
     pkcs11.finalize().unwrap();
 }
 
