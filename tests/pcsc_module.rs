@@ -424,6 +424,30 @@ fn hardware_slots_token_info_and_every_mechanism() {
         .get_mechanism_info(slot_b, MechanismType::SHA256_RSA_PKCS)
         .unwrap();
     assert_eq!(rsa.max_key_size(), 3072);
+    // Array outputs: NULL → count; too small → count and CKR_BUFFER_TOO_SMALL.
+    let f = functions();
+    unsafe {
+        let mut count: CK_ULONG = 0;
+        assert_eq!(
+            (f.C_GetSlotList.unwrap())(CK_TRUE, null_mut(), &mut count),
+            CKR_OK
+        );
+        assert!(count >= 2, "both vpcd readers hold a card");
+        let mut one = [0 as CK_SLOT_ID; 1];
+        let mut room: CK_ULONG = 1;
+        assert_eq!(
+            (f.C_GetSlotList.unwrap())(CK_TRUE, one.as_mut_ptr(), &mut room),
+            CKR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(room, count);
+        let mut mechanisms = [0 as CK_MECHANISM_TYPE; 2];
+        let mut room: CK_ULONG = 2;
+        assert_eq!(
+            (f.C_GetMechanismList.unwrap())(slot_b.id(), mechanisms.as_mut_ptr(), &mut room),
+            CKR_BUFFER_TOO_SMALL
+        );
+        assert!(room > 2);
+    }
     let slots_before: Vec<Slot> = pkcs11.get_all_slots().unwrap();
     drop((_a, _b));
     assert_eq!(pkcs11.get_all_slots().unwrap(), slots_before);
