@@ -845,7 +845,17 @@ fn foreign_cards_are_not_recognized() {
     let count = asked.len();
     let _ = pkcs11.get_token_info(reader_slot(&pkcs11, 1));
     assert_eq!(empty.apdus().len(), count);
-    drop((foreign, empty));
+
+    // The verdict belongs to that insertion: an AKIS card in the same reader is bound.
+    let slot = reader_slot(&pkcs11, 1);
+    drop(empty);
+    assert!(wait_presence(&pkcs11, slot, false).is_some());
+    let _plugged = plug(&pkcs11, card_a(), 1);
+    assert_eq!(
+        pkcs11.get_token_info(slot).unwrap().serial_number(),
+        SERIAL_A
+    );
+    drop(foreign);
     pkcs11.finalize().unwrap();
 }
 
