@@ -5,10 +5,11 @@ set -euo pipefail
 
 packages=(
   pkg-config libpcsclite-dev pcscd pcsc-tools vsmartcard-vpcd  # PC/SC stack + virtual reader
-  iproute2                                                     # ss: waiting for listening ports
   opensc                                                       # pkcs11-tool, opensc-tool
   libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
   openssl gcc                                                  # verifying signatures, C ABI test
+  iproute2 procps                                              # ss, pgrep/pkill in the test harness
+  softhsm2                                                     # a second PKCS#11 module: eimza CLI tests, benchmarks
   libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
   openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
   python3-venv                                                 # pyHanko from PyPI in a venv

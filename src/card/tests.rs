@@ -340,7 +340,7 @@ fn sign_extended_sequence() {
         .expect("00 22 41 B6 06 80 01 13 84 01 01", "90 00");
     let mut pso = hex("00 2A 9E 9A 00 00 20");
     pso.extend_from_slice(&[0x11; 32]);
-    pso.extend_from_slice(&[0xFF, 0xFF]);
+    pso.extend_from_slice(&[0xFF, 0x00]); // Le = EXTENDED_MAX_NE
     s.expect_bytes(pso, answer);
     let mut card = s.card();
     let out = card
@@ -415,7 +415,7 @@ fn sign_with_user_consent_verifies_right_before_pso_in_same_transaction() {
         .expect(VERIFY_123456, "90 00");
     let mut pso = hex("00 2A 9E 9A 00 00 20");
     pso.extend_from_slice(&[0x33; 32]);
-    pso.extend_from_slice(&[0xFF, 0xFF]);
+    pso.extend_from_slice(&[0xFF, 0x00]); // Le = EXTENDED_MAX_NE
     let mut answer = vec![0x44; 64];
     answer.extend_from_slice(&[0x90, 0x00]);
     s.expect_bytes(pso, answer);
@@ -459,7 +459,7 @@ fn sign_error_mapping() {
         if let Some(sw) = pso_sw {
             let mut pso = hex("00 2A 9E 9A 00 00 20");
             pso.extend_from_slice(&[0x33; 32]);
-            pso.extend_from_slice(&[0xFF, 0xFF]);
+            pso.extend_from_slice(&[0xFF, 0x00]); // Le = EXTENDED_MAX_NE
             s.expect_bytes(pso, hex(sw));
         }
         assert_eq!(
@@ -673,7 +673,7 @@ fn not_found_answers_make_the_next_operation_reselect() {
         .expect("00 22 41 B6 06 80 01 30 84 01 01", "90 00");
     let mut pso = hex("00 2A 9E 9A 00 00 20");
     pso.extend_from_slice(&[0x33; 32]);
-    pso.extend_from_slice(&[0xFF, 0xFF]);
+    pso.extend_from_slice(&[0xFF, 0x00]); // Le = EXTENDED_MAX_NE
     let mut answer = vec![0x44; 64];
     answer.extend_from_slice(&[0x90, 0x00]);
     s.expect_bytes(pso, answer);

@@ -177,11 +177,19 @@ impl Card {
         self.image.files.iter().position(|f| f.path == path)
     }
 
+    /// A DF node, the MF, or a folder that only appears in the paths of other files.
     fn is_df(&self, path: &[u16]) -> bool {
-        path == [MF]
-            || self
-                .find(path)
-                .is_some_and(|i| self.image.files[i].body.is_none())
+        match self.find(path) {
+            Some(i) => self.image.files[i].body.is_none(),
+            None => {
+                path == [MF]
+                    || self
+                        .image
+                        .files
+                        .iter()
+                        .any(|f| f.path.len() > path.len() && f.path.starts_with(path))
+            }
+        }
     }
 
     fn select(&mut self, c: &Command) -> Reply {
@@ -464,12 +472,12 @@ impl Card {
         let Some(index) = self.pin_index(c.p2) else {
             return status(sw::REF_NOT_FOUND);
         };
+        if self.image.pins[index].tries_left == 0 {
+            return status(sw::AUTH_BLOCKED);
+        }
         let length = self.image.pins[index].length;
         if c.data.len() != 2 * length {
             return status(sw::WRONG_LENGTH);
-        }
-        if self.image.pins[index].tries_left == 0 {
-            return status(sw::AUTH_BLOCKED);
         }
         let (old, new) = c.data.split_at(length);
         if !old.iter().chain(new).all(u8::is_ascii_digit) {

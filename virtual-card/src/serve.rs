@@ -115,12 +115,14 @@ fn run_connection(card: &VirtualCard, mut stream: TcpStream, stop: &AtomicBool) 
             [_] => continue,
             apdu => card.transmit(apdu),
         };
-        let length = u16::try_from(reply.len()).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "response longer than 65535 bytes",
-            )
-        })?;
+        // vpcd's frame holds at most 65535 bytes; only GET CHALLENGE with extended
+        // Le 0000 (65536 + SW) can exceed it: answer "no precise diagnosis" instead.
+        let reply = if reply.len() > usize::from(u16::MAX) {
+            vec![0x6F, 0x00]
+        } else {
+            reply
+        };
+        let length = reply.len() as u16;
         // Length and body in one write: a split write meets vpcd's delayed ACK.
         let mut message = Vec::with_capacity(2 + reply.len());
         message.extend_from_slice(&length.to_be_bytes());

@@ -228,11 +228,12 @@ impl VirtualCard {
     /// A card from an image; with `Some(path)` the image is written there now and after
     /// every change, with `None` the card lives in memory only.
     pub fn from_image(image: CardImage, file: Option<PathBuf>) -> Result<VirtualCard, StoreError> {
-        if let Some(path) = &file {
-            store::validate(&image)?;
-            store::save(path, &image)?;
+        // Build (and so check) the card before anything is written.
+        let card = Self::new(image, file)?;
+        if let Some(path) = &card.file {
+            store::save(path, card.state.lock().card.image())?;
         }
-        Self::new(image, file)
+        Ok(card)
     }
 
     fn new(image: CardImage, file: Option<PathBuf>) -> Result<VirtualCard, StoreError> {

@@ -245,6 +245,11 @@ fn serve_speaks_vpcd_and_reconnects() {
             (response.len(), &response[response.len() - 2..]),
             (404 + 2, &[0x62, 0x82][..])
         );
+        // 65536 random bytes do not fit a vpcd frame: 6F00, and the link survives.
+        send(&mut vpcd, &apdu_ext([0, 0x84, 0, 0], &[], Some(0)));
+        assert_eq!(receive(&mut vpcd), h("6F00"));
+        send(&mut vpcd, &apdu_ext([0, 0x84, 0, 0], &[], Some(0xFFFD)));
+        assert_eq!(receive(&mut vpcd).len(), 0xFFFF);
         send(&mut vpcd, &[0x02]); // reset
         send(&mut vpcd, &h("00200081"));
         assert_eq!(

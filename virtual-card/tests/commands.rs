@@ -525,3 +525,19 @@ fn fuzzed_apdus_never_panic_and_always_answer() {
         assert!(response.len() >= 2, "{bytes:02X?}");
     }
 }
+
+#[test]
+fn folders_without_their_own_node_are_dfs() {
+    let mut image = image(&[]);
+    image
+        .files
+        .retain(|f| f.path != [0x3F00] && f.path != [0x3F00, 0x3D00]);
+    let card = VirtualCard::from_image(image, None).unwrap();
+    assert_eq!(
+        status(&card, &apdu([0, 0xA4, 8, 0x0C], &h("3D00"), None)),
+        0x9000
+    );
+    assert_eq!(sw_of(&card, "00B0000001"), 0x6981, "a DF is current");
+    assert_eq!(tx(&card, &h("00B0910202")), (h("0028"), 0x9000));
+    assert_eq!(sw_of(&card, "00A4000C"), 0x9000);
+}

@@ -278,3 +278,13 @@ fn sane_checksum_but_bad_contents() {
         assert!(store::decode(&forged).is_err(), "cut at {cut}");
     }
 }
+
+#[test]
+fn a_bad_image_is_never_written() {
+    let dir = TempDir::new("badimage");
+    let path = dir.file("card.vc");
+    let mut bad_key = image(&[(KeyAlgorithm::P256, false)]);
+    bad_key.keys[0].pkcs8_der = zeroize::Zeroizing::new(vec![0x30, 0x00]);
+    assert!(VirtualCard::from_image(bad_key, Some(path.clone())).is_err());
+    assert!(!path.exists());
+}
