@@ -8,9 +8,11 @@ packages=(
   opensc                                                       # pkcs11-tool, opensc-tool
   libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
   openssl gcc                                                  # verifying signatures, C ABI test
-  openjdk-17-jdk-headless python3-venv                         # Java (SunPKCS11) and python-pkcs11 clients
   iproute2 procps                                              # ss, pgrep/pkill in the test harness
   softhsm2                                                     # a second PKCS#11 module: eimza CLI tests, benchmarks
+  libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
+  openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
+  python3-venv                                                 # pyHanko and python-pkcs11 from PyPI in venvs
 )
 
 missing=()

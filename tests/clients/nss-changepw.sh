@@ -25,12 +25,6 @@ keys_with() {
   echo "$out"; grep -q '^< *[0-9]*> \(rsa\|ec\) ' <<<"$out"
 }
 
-# The machine has one pcscd: wait for another one to finish before starting ours.
-use_pcscd_when_free() {
-  for _ in $(seq 600); do pgrep -x pcscd >/dev/null || break; sleep 1; done
-  use_pcscd "$@"
-}
-
 suite() {
   DB=$WORK/nssdb-$1
   mkdir -p "$DB"
@@ -67,6 +61,6 @@ suite inprocess
 echo "-- through pcscd + vpcd"
 CARD=$WORK/nss-pcscd.card
 make_card "$CARD" 0F0F0F0F0F0F0F01 p256
-use_pcscd_when_free "$CARD"
+use_pcscd "$CARD"
 suite pcscd
 finish

@@ -32,12 +32,6 @@ py_gives_line() {
   [ "$out" = "$expected" ]
 }
 
-# The machine has one pcscd: wait for another one to finish before starting ours.
-use_pcscd_when_free() {
-  for _ in $(seq 600); do pgrep -x pcscd >/dev/null || break; sleep 1; done
-  use_pcscd "$@"
-}
-
 suite() {
   check "login with the PIN, both keys sign" py_gives_line "OK signed with 2 key(s)" login 123456
   check "wrong PIN: PinIncorrect" py_gives PinIncorrect login 000000
@@ -77,6 +71,6 @@ suite
 echo "-- through pcscd + vpcd"
 CARD=$WORK/python-pcscd.card
 make_card "$CARD" 0F0F0F0F0F0F0F04 p256 rsa2048
-use_pcscd_when_free "$CARD"
+use_pcscd "$CARD"
 suite
 finish
