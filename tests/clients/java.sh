@@ -8,9 +8,9 @@
 source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/java.card
-TOKEN=AKIS_0C0C0C0C0C0C0C0C
+TOKEN=AKIS_1A1A1A1A1A1A1A1A
 NES=12345678950NES
-make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048 p384
+make_card "$CARD" 1A1A1A1A1A1A1A1A rsa2048 p384
 JAVA_OPTS=(--add-modules jdk.crypto.cryptoki --add-exports jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED)
 
 # The SunPKCS11 configuration a user writes (one card: slot list index 0).
