@@ -8,7 +8,11 @@ packages=(
   opensc                                                       # pkcs11-tool, opensc-tool
   libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
   openssl gcc                                                  # verifying signatures, C ABI test
-  softhsm2 hyperfine                                           # scripts/bench.sh: comparison module, cold-start timing
+  iproute2 procps                                              # ss, pgrep/pkill in the test harness
+  softhsm2 hyperfine                                           # a second PKCS#11 module (CLI tests, benchmarks); bench cold start
+  libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
+  openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
+  python3-venv                                                 # pyHanko and python-pkcs11 from PyPI in venvs
 )
 
 missing=()

@@ -221,8 +221,9 @@ pub(super) fn bind(
 
     let serial = upper_hex(&info.serial_number);
     let manufacturer = info.manufacturer_id.clone().unwrap_or_default();
+    // CK_TOKEN_INFO.model holds 16 characters.
     let model = if manufacturer == SOFTWARE_MANUFACTURER {
-        SOFTWARE_MANUFACTURER.to_owned()
+        "software card".to_owned()
     } else {
         "AKIS".to_owned()
     };
