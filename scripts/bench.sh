@@ -70,7 +70,12 @@ CA=$OUT/ca
 run() {
   local name=$1; shift
   echo "--- $name"
-  local status=0
+  local status=0 env=""
+  for v in EIMZA_VIRTUAL_CARD EIMZA_VCARD_DELAYS EIMZA_PKCS11_CACHE; do
+    [ -z "${!v:-}" ] || env+="$v=${!v} "
+  done
+  # The exact command of each figure, for BENCHMARKS.md.
+  echo "$name: ${env}eimza-bench --name $name $*" >> "$OUT/commands.txt"
   "$BENCH" --name "$name" "$@" > "$OUT/$name.txt" 2>&1 || status=$?
   grep -v '^BENCH ' "$OUT/$name.txt" || true
   if [ "$status" -ne 0 ]; then
