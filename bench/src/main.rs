@@ -5,6 +5,7 @@
 //! Module mode:  eimza-bench --module LIB [--token-label L] [--pin P] [--name N]
 //!               [--iterations N] [--threads 1,2,4,8] [--per-thread N] [--quick]
 //!               [--apdu-log FILE] [--no-sign] [--overhead-vcard CARDFILE]
+//!               [--overhead-pcsc READER_SUBSTRING]
 //!   --apdu-log FILE   (eimza module only) turn on its debug log into FILE and report
 //!                     the APDUs, bytes and PC/SC transactions of each phase, read from
 //!                     the `apdus=N bytes=M tx=K` ending of each call's log line.
@@ -13,6 +14,8 @@
 //!   --overhead-vcard  the module's C_Sign (CKM_RSA_PKCS, first RSA key) and the same
 //!                     two APDUs sent straight to this software card file in process,
 //!                     alternately: the difference is the module's own cost.
+//!   --overhead-pcsc R the same through PC/SC: the module's C_Sign against the same
+//!                     APDUs on a second connection to reader R, alternately.
 //! Raw mode:     eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--iterations N]
 //!               sends VERIFY once, then per "signature" one PC/SC transaction with
 //!               MSE SET DST + PSO COMPUTE DIGITAL SIGNATURE — exactly the APDUs the
@@ -42,6 +45,7 @@ struct Args {
     apdu_log: Option<PathBuf>,
     no_sign: bool,
     overhead_vcard: Option<PathBuf>,
+    overhead_pcsc: Option<String>,
 }
 
 fn usage() -> ! {
@@ -49,6 +53,7 @@ fn usage() -> ! {
         "usage: eimza-bench --module LIB [--token-label L] [--pin P] [--name N] [--iterations N]\n\
          \x20                  [--threads 1,2,4,8] [--per-thread N] [--quick]\n\
          \x20                  [--apdu-log FILE] [--no-sign] [--overhead-vcard CARDFILE]\n\
+         \x20                  [--overhead-pcsc READER_SUBSTRING]\n\
          \x20      eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--name N] [--iterations N]"
     );
     std::process::exit(2)
@@ -67,6 +72,7 @@ fn parse_args() -> Args {
         apdu_log: None,
         no_sign: false,
         overhead_vcard: None,
+        overhead_pcsc: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -81,6 +87,7 @@ fn parse_args() -> Args {
             "--per-thread" => args.per_thread = value().parse().unwrap_or_else(|_| usage()),
             "--apdu-log" => args.apdu_log = Some(value().into()),
             "--overhead-vcard" => args.overhead_vcard = Some(value().into()),
+            "--overhead-pcsc" => args.overhead_pcsc = Some(value()),
             "--no-sign" => args.no_sign = true,
             "--threads" => {
                 args.threads = value()
@@ -554,7 +561,22 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     }
 
     if let Some(card_file) = &args.overhead_vcard {
-        sign_overhead(args, &session, &keys, card_file, report)?;
+        sign_overhead(
+            args,
+            &session,
+            &keys,
+            &RawSide::Vcard(card_file.clone()),
+            report,
+        )?;
+    }
+    if let Some(reader) = &args.overhead_pcsc {
+        sign_overhead(
+            args,
+            &session,
+            &keys,
+            &RawSide::Pcsc(reader.clone()),
+            report,
+        )?;
     }
 
     let (_, peak) = memory_kib();
@@ -564,84 +586,149 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     Ok(())
 }
 
+/// The raw side of a paired measurement: the module's two signing APDUs sent without
+/// the module, to a software card in process or through PC/SC.
+enum RawSide {
+    Vcard(PathBuf),
+    Pcsc(String),
+}
+
 /// The module's cost per signature: C_Sign (CKM_RSA_PKCS with a SHA-256 DigestInfo,
 /// as cryptoki sends it: C_SignInit, C_Sign for the length, C_Sign) against the same
-/// MSE + PSO sent straight to a software card in this process, alternately, so both
-/// see the same machine load (which goes first alternates). The card file must be a copy of the module's card
-/// (same keys), logged in with the same PIN.
+/// MSE + PSO sent without the module, alternately, so both see the same machine load
+/// (which goes first alternates too). In process the raw side is a copy of the
+/// module's card file (same keys), logged in with the same PIN; through PC/SC it is a
+/// second connection to the card the module uses, one transaction per signature.
 fn sign_overhead(
     args: &Args,
     session: &Session,
     keys: &[KeyUnderTest],
-    card_file: &PathBuf,
+    side: &RawSide,
     report: &Report,
 ) -> BenchResult {
     let key = keys
         .iter()
         .find(|k| k.mechanisms.iter().any(|(m, _)| *m == Mech::RsaPkcs))
-        .ok_or("--overhead-vcard needs an RSA key with CKM_RSA_PKCS")?;
-    let card = virtual_card::VirtualCard::open(card_file)?;
-    card.set_delays(virtual_card::Delays::from_env()?);
-    card.power_on();
-    let send = |apdu: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        let resp = card.transmit(apdu);
-        match resp.len().checked_sub(2).map(|n| (resp[n], resp[n + 1])) {
-            Some((0x90, 0x00)) => Ok(resp),
-            _ => Err(format!("software card answered {resp:02X?} to {:02X?}", &apdu[..4]).into()),
-        }
-    };
-    send(&SELECT_PKCS15)?;
+        .ok_or("the paired overhead needs an RSA key with CKM_RSA_PKCS")?;
+    let (mse, pso) = raw_sign_apdus();
     let mut verify = vec![0x00, 0x20, 0x00, 0x81, args.pin.len() as u8];
     verify.extend_from_slice(args.pin.as_bytes());
-    send(&verify)?;
-    let (mse, pso) = raw_sign_apdus();
+    let check = |apdu: &[u8], resp: &[u8]| -> BenchResult {
+        match resp.len().checked_sub(2).map(|n| (resp[n], resp[n + 1])) {
+            Some((0x90, 0x00)) => Ok(()),
+            _ => Err(format!("card answered {resp:02X?} to {:02X?}", &apdu[..4]).into()),
+        }
+    };
+    let prefix = match side {
+        RawSide::Vcard(_) => "in-process",
+        RawSide::Pcsc(_) => "PC/SC",
+    };
+    match side {
+        RawSide::Vcard(card_file) => {
+            let card = virtual_card::VirtualCard::open(card_file)?;
+            card.set_delays(virtual_card::Delays::from_env()?);
+            card.power_on();
+            let send = |apdu: &[u8]| check(apdu, &card.transmit(apdu));
+            send(&SELECT_PKCS15)?;
+            send(&verify)?;
+            paired(args, session, key, prefix, report, || {
+                card.note_transaction();
+                send(&mse)?;
+                send(&pso)
+            })
+        }
+        RawSide::Pcsc(reader_substring) => {
+            let (_ctx, mut card) = pcsc_connect(reader_substring)?;
+            let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+            let mut send = |card: &pcsc::Card, apdu: &[u8]| -> BenchResult {
+                let resp = card.transmit(apdu, &mut buf)?;
+                check(apdu, resp)
+            };
+            send(&card, &SELECT_PKCS15)?;
+            send(&card, &verify)?;
+            paired(args, session, key, prefix, report, || {
+                let tx = card.transaction()?;
+                send(&tx, &mse)?;
+                send(&tx, &pso)?;
+                tx.end(pcsc::Disposition::LeaveCard).map_err(|(_, e)| e)?;
+                Ok(())
+            })
+        }
+    }
+}
+
+fn paired(
+    args: &Args,
+    session: &Session,
+    key: &KeyUnderTest,
+    prefix: &str,
+    report: &Report,
+    mut raw_exchange: impl FnMut() -> BenchResult,
+) -> BenchResult {
     let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
     digest_info.extend_from_slice(&[0x5a; 32]);
     let mechanism = Mech::RsaPkcs.mechanism();
     let rounds = (args.iterations * 4).max(20);
     let (mut module, mut raw, mut diff) = (Vec::new(), Vec::new(), Vec::new());
-    let raw_exchange = || -> BenchResult {
-        card.note_transaction();
-        send(&mse)?;
-        send(&pso)?;
-        Ok(())
-    };
     for round in 0..rounds {
-        // Which goes first alternates, so neither profits from the other's warm caches.
-        let (m, r) = if round % 2 == 0 {
+        let module_sign = || -> Result<Duration, Box<dyn std::error::Error>> {
             let (sig, m) = time(|| session.sign(&mechanism, key.handle, &digest_info));
             sig?;
-            let (answer, r) = time(raw_exchange);
+            Ok(m)
+        };
+        let (m, r) = if round % 2 == 0 {
+            let m = module_sign()?;
+            let (answer, r) = time(&mut raw_exchange);
             answer?;
             (m, r)
         } else {
-            let (answer, r) = time(raw_exchange);
+            let (answer, r) = time(&mut raw_exchange);
             answer?;
-            let (sig, m) = time(|| session.sign(&mechanism, key.handle, &digest_info));
-            sig?;
-            (m, r)
+            (module_sign()?, r)
         };
         module.push(m);
         raw.push(r);
         diff.push(us(m) - us(r));
     }
     diff.sort_by(f64::total_cmp);
+    let module_median = percentile(&mut module, 0.5);
+    let raw_median = percentile(&mut raw, 0.5);
     report.row(
-        "in-process C_Sign CKM_RSA_PKCS (paired) median",
-        ms(percentile(&mut module, 0.5)),
+        &format!("{prefix} C_Sign CKM_RSA_PKCS (paired) median"),
+        ms(module_median),
         "ms",
     );
     report.row(
-        "in-process raw MSE+PSO (paired) median",
-        ms(percentile(&mut raw, 0.5)),
+        &format!("{prefix} raw MSE+PSO (paired) median"),
+        ms(raw_median),
         "ms",
     );
     report.row(
-        "module overhead per C_Sign (median of paired differences)",
+        &format!("{prefix} module overhead per C_Sign (median of paired differences)"),
         diff[diff.len() / 2],
         "us",
     );
+    report.row(
+        &format!("{prefix} C_Sign / raw exchange (paired medians)"),
+        module_median.as_secs_f64() / raw_median.as_secs_f64().max(1e-9),
+        "x",
+    );
     Ok(())
+}
+
+/// A shared connection to the first reader whose name contains `reader_substring`.
+fn pcsc_connect(
+    reader_substring: &str,
+) -> Result<(pcsc::Context, pcsc::Card), Box<dyn std::error::Error>> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)?;
+    let mut names = vec![0u8; 4096];
+    let reader = ctx
+        .list_readers(&mut names)?
+        .find(|r| r.to_string_lossy().contains(reader_substring))
+        .map(|r| r.to_owned())
+        .ok_or("no such reader")?;
+    let card = ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)?;
+    Ok((ctx, card))
 }
 
 /// SELECT of the PKCS#15 application by AID.
@@ -808,14 +895,7 @@ fn threaded_signing(
 
 /// The transport floor: the module's signing APDUs sent straight through PC/SC.
 fn bench_raw(args: &Args, reader_substring: &str, report: &Report) -> BenchResult {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User)?;
-    let mut names = vec![0u8; 4096];
-    let reader = ctx
-        .list_readers(&mut names)?
-        .find(|r| r.to_string_lossy().contains(reader_substring))
-        .map(|r| r.to_owned())
-        .ok_or("no such reader")?;
-    let mut card = ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)?;
+    let (_ctx, mut card) = pcsc_connect(reader_substring)?;
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     let mut send =
         |card: &pcsc::Card, apdu: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error>> {

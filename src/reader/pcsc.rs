@@ -374,7 +374,13 @@ enum Request {
 }
 
 enum Answer {
-    Begun { reset: bool, atr: Vec<u8> },
+    /// `atr`: read again only after a reset (nothing else changes it while the
+    /// connection lives; a removal ends the connection), saving an `SCardStatus` round
+    /// trip per transaction.
+    Begun {
+        reset: bool,
+        atr: Option<Vec<u8>>,
+    },
     Data(Zeroizing<Vec<u8>>),
     Done,
 }
@@ -465,7 +471,9 @@ impl CardChannel for PcscChannel {
         let timeout = Duration::from_millis(BEGIN_TIMEOUT_MS.load(Ordering::Relaxed));
         match self.call(Request::Begin, timeout)? {
             Answer::Begun { reset, atr } => {
-                self.atr = atr;
+                if let Some(atr) = atr {
+                    self.atr = atr;
+                }
                 Ok(reset || reconnected)
             }
             _ => Err(ReaderError::Io("unexpected worker answer".into())),
@@ -534,9 +542,10 @@ fn current_atr(card: &::pcsc::Card) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-fn transmit_on(card: &::pcsc::Card, apdu: &[u8]) -> Reply {
-    let mut buf = Zeroizing::new(vec![0u8; ::pcsc::MAX_BUFFER_SIZE_EXTENDED]);
-    card.transmit(apdu, &mut buf)
+/// `buf`: the worker's answer buffer, allocated once (64 KB zeroed per APDU cost more
+/// than the exchange with pcscd); wiped when the worker ends.
+fn transmit_on(card: &::pcsc::Card, apdu: &[u8], buf: &mut [u8]) -> Reply {
+    card.transmit(apdu, buf)
         .map(|data| Answer::Data(Zeroizing::new(data.to_vec())))
         .map_err(map_error)
 }
@@ -560,6 +569,7 @@ fn worker(
     requests: Receiver<Request>,
     replies: Sender<Reply>,
 ) {
+    let mut buf = Zeroizing::new(vec![0u8; ::pcsc::MAX_BUFFER_SIZE_EXTENDED]);
     while let Ok(request) = requests.recv() {
         match request {
             Request::Begin => {
@@ -567,7 +577,7 @@ fn worker(
                 let flow = loop {
                     let failure = match card.transaction() {
                         Ok(tx) => {
-                            let atr = current_atr(&tx);
+                            let atr = reset_seen.then(|| current_atr(&tx));
                             let sent = replies.send(Ok(Answer::Begun {
                                 reset: reset_seen,
                                 atr,
@@ -576,7 +586,7 @@ fn worker(
                                 let _ = tx.end(Disposition::LeaveCard);
                                 break Flow::Close;
                             }
-                            break serve_transaction(tx, protocols, &requests, &replies);
+                            break serve_transaction(tx, protocols, &requests, &replies, &mut buf);
                         }
                         Err(e) => e,
                     };
@@ -611,7 +621,7 @@ fn worker(
                 let _ = replies.send(Ok(Answer::Done));
             }
             Request::Transmit(apdu) => {
-                let _ = replies.send(transmit_on(&card, &apdu));
+                let _ = replies.send(transmit_on(&card, &apdu, &mut buf));
             }
             Request::Reset => {
                 let r = card
@@ -631,6 +641,7 @@ fn serve_transaction(
     protocols: Protocols,
     requests: &Receiver<Request>,
     replies: &Sender<Reply>,
+    buf: &mut [u8],
 ) -> Flow {
     loop {
         let request = match requests.recv() {
@@ -642,7 +653,7 @@ fn serve_transaction(
         };
         match request {
             Request::Transmit(apdu) => {
-                let _ = replies.send(transmit_on(&tx, &apdu));
+                let _ = replies.send(transmit_on(&tx, &apdu, buf));
             }
             Request::Reset => {
                 let r = tx
@@ -653,8 +664,10 @@ fn serve_transaction(
             }
             Request::Begin => {
                 // Already inside a transaction: nothing to do.
-                let atr = current_atr(&tx);
-                let _ = replies.send(Ok(Answer::Begun { reset: false, atr }));
+                let _ = replies.send(Ok(Answer::Begun {
+                    reset: false,
+                    atr: None,
+                }));
             }
             Request::End => {
                 let _ = tx.end(Disposition::LeaveCard);
