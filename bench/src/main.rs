@@ -606,11 +606,34 @@ fn sign_overhead(
     side: &RawSide,
     report: &Report,
 ) -> BenchResult {
-    let key = keys
-        .iter()
-        .find(|k| k.mechanisms.iter().any(|(m, _)| *m == Mech::RsaPkcs))
-        .ok_or("the paired overhead needs an RSA key with CKM_RSA_PKCS")?;
-    let (mse, pso) = raw_sign_apdus();
+    // The first RSA key (CKM_RSA_PKCS over a DigestInfo) and the first EC key
+    // (CKM_ECDSA over a hash). Key reference = position in the PrKDF, as on cards made
+    // by `eimza-vcard create`; a wrong guess makes the card refuse the MSE, loudly.
+    let hash = [0x5au8; 32];
+    let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
+    digest_info.extend_from_slice(&hash);
+    let mut cases = Vec::new();
+    for (mech, alg, input) in [
+        (Mech::RsaPkcs, 0x02, digest_info),
+        (Mech::Ecdsa, 0x30, hash.to_vec()),
+    ] {
+        let found = keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.mechanisms.iter().any(|(m, _)| *m == mech));
+        if let Some((index, key)) = found {
+            let key_ref = u8::try_from(index + 1)?;
+            cases.push((
+                mech,
+                key,
+                input.clone(),
+                raw_sign_apdus(alg, key_ref, &input),
+            ));
+        }
+    }
+    if cases.is_empty() {
+        return Err("the paired overhead needs a key with CKM_RSA_PKCS or CKM_ECDSA".into());
+    }
     let mut verify = vec![0x00, 0x20, 0x00, 0x81, args.pin.len() as u8];
     verify.extend_from_slice(args.pin.as_bytes());
     let check = |apdu: &[u8], resp: &[u8]| -> BenchResult {
@@ -631,11 +654,14 @@ fn sign_overhead(
             let send = |apdu: &[u8]| check(apdu, &card.transmit(apdu));
             send(&SELECT_PKCS15)?;
             send(&verify)?;
-            paired(args, session, key, prefix, report, || {
-                card.note_transaction();
-                send(&mse)?;
-                send(&pso)
-            })
+            for (mech, key, input, (mse, pso)) in &cases {
+                paired(args, session, (key, *mech, input), prefix, report, || {
+                    card.note_transaction();
+                    send(mse)?;
+                    send(pso)
+                })?;
+            }
+            Ok(())
         }
         RawSide::Pcsc(reader_substring) => {
             let (_ctx, mut card) = pcsc_connect(reader_substring)?;
@@ -646,13 +672,16 @@ fn sign_overhead(
             };
             send(&card, &SELECT_PKCS15)?;
             send(&card, &verify)?;
-            paired(args, session, key, prefix, report, || {
-                let tx = card.transaction()?;
-                send(&tx, &mse)?;
-                send(&tx, &pso)?;
-                tx.end(pcsc::Disposition::LeaveCard).map_err(|(_, e)| e)?;
-                Ok(())
-            })
+            for (mech, key, input, (mse, pso)) in &cases {
+                paired(args, session, (key, *mech, input), prefix, report, || {
+                    let tx = card.transaction()?;
+                    send(&tx, mse)?;
+                    send(&tx, pso)?;
+                    tx.end(pcsc::Disposition::LeaveCard).map_err(|(_, e)| e)?;
+                    Ok(())
+                })?;
+            }
+            Ok(())
         }
     }
 }
@@ -660,19 +689,17 @@ fn sign_overhead(
 fn paired(
     args: &Args,
     session: &Session,
-    key: &KeyUnderTest,
+    (key, mech, input): (&KeyUnderTest, Mech, &[u8]),
     prefix: &str,
     report: &Report,
     mut raw_exchange: impl FnMut() -> BenchResult,
 ) -> BenchResult {
-    let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
-    digest_info.extend_from_slice(&[0x5a; 32]);
-    let mechanism = Mech::RsaPkcs.mechanism();
+    let mechanism = mech.mechanism();
     let rounds = (args.iterations * 4).max(20);
     let (mut module, mut raw, mut diff) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let module_sign = || -> Result<Duration, Box<dyn std::error::Error>> {
-            let (sig, m) = time(|| session.sign(&mechanism, key.handle, &digest_info));
+            let (sig, m) = time(|| session.sign(&mechanism, key.handle, input));
             sig?;
             Ok(m)
         };
@@ -694,22 +721,28 @@ fn paired(
     let module_median = percentile(&mut module, 0.5);
     let raw_median = percentile(&mut raw, 0.5);
     report.row(
-        &format!("{prefix} C_Sign CKM_RSA_PKCS (paired) median"),
+        &format!("{prefix} {}: C_Sign (paired) median", mech.name()),
         ms(module_median),
         "ms",
     );
     report.row(
-        &format!("{prefix} raw MSE+PSO (paired) median"),
+        &format!("{prefix} {}: raw MSE+PSO (paired) median", mech.name()),
         ms(raw_median),
         "ms",
     );
     report.row(
-        &format!("{prefix} module overhead per C_Sign (median of paired differences)"),
+        &format!(
+            "{prefix} {}: module overhead per C_Sign (median of paired differences)",
+            mech.name()
+        ),
         diff[diff.len() / 2],
         "us",
     );
     report.row(
-        &format!("{prefix} C_Sign / raw exchange (paired medians)"),
+        &format!(
+            "{prefix} {}: C_Sign / raw exchange (paired medians)",
+            mech.name()
+        ),
         module_median.as_secs_f64() / raw_median.as_secs_f64().max(1e-9),
         "x",
     );
@@ -737,15 +770,16 @@ const SELECT_PKCS15: [u8; 17] = [
     0x35,
 ];
 
-/// MSE SET DST (RSA PKCS#1, key reference 1) and PSO CDS over a SHA-256 DigestInfo
-/// with extended Le 0xFF00: what the module sends for CKM_RSA_PKCS on key 1.
-fn raw_sign_apdus() -> (Vec<u8>, Vec<u8>) {
+/// MSE SET DST (algorithm `alg`, key reference `key_ref`) and PSO CDS over `input`
+/// with extended Le 0xFF00: what the module sends (e.g. alg 02 + a DigestInfo for
+/// CKM_RSA_PKCS, alg 30 + a hash for CKM_ECDSA).
+fn raw_sign_apdus(alg: u8, key_ref: u8, input: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mse = vec![
-        0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x02, 0x84, 0x01, 0x01,
+        0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, alg, 0x84, 0x01, key_ref,
     ];
-    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 0x00, 0x00, 51];
-    pso.extend_from_slice(&SHA256_DIGEST_INFO_PREFIX);
-    pso.extend_from_slice(&[0x5a; 32]);
+    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 0x00];
+    pso.extend_from_slice(&(input.len() as u16).to_be_bytes());
+    pso.extend_from_slice(input);
     pso.extend_from_slice(&[0xFF, 0x00]);
     (mse, pso)
 }
@@ -909,7 +943,9 @@ fn bench_raw(args: &Args, reader_substring: &str, report: &Report) -> BenchResul
     let mut verify = vec![0x00, 0x20, 0x00, 0x81, args.pin.len() as u8];
     verify.extend_from_slice(args.pin.as_bytes());
     send(&card, &verify)?;
-    let (mse, pso) = raw_sign_apdus();
+    let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
+    digest_info.extend_from_slice(&[0x5a; 32]);
+    let (mse, pso) = raw_sign_apdus(0x02, 1, &digest_info);
     let mut samples = Vec::with_capacity(args.iterations);
     for _ in 0..args.iterations {
         let start = Instant::now();
