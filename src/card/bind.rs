@@ -194,23 +194,14 @@ pub(super) fn bind(
         puk.status = counter(tx, puk.reference)?;
     }
 
-    if let (Some(cache), FileSource::Record(files)) = (cache, &mut tx.files) {
+    if let (Some(_), FileSource::Record(files)) = (cache, &mut tx.files) {
+        // Written by the caller once the card is released (`Card::bind_with_cache`).
         let entry = Entry {
             atr,
             token_info: info_bytes,
             files: std::mem::take(files),
         };
-        match cache.store(&info.serial_number, &entry) {
-            Ok(()) => crate::log_at!(
-                crate::log::Level::Debug,
-                "bind: cache entry written for card {}",
-                upper_hex(&info.serial_number)
-            ),
-            Err(e) => crate::log_at!(
-                crate::log::Level::Info,
-                "bind: cache entry not written: {e}"
-            ),
-        }
+        tx.new_cache_entry = Some((info.serial_number.clone(), entry));
     } else if from_cache {
         crate::log_at!(
             crate::log::Level::Debug,

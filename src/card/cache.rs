@@ -106,8 +106,10 @@ impl BindCache {
         (entry.atr == atr && entry.token_info == token_info).then_some(entry)
     }
 
-    /// Store an entry atomically (temporary file, fsync, rename). Failures are
-    /// returned for the log; the caller carries on without a cache.
+    /// Store an entry atomically (temporary file, rename): readers see the old entry or
+    /// the new one, never half of one. No fsync: after a crash a torn entry fails its
+    /// checksum and is ignored, which costs one cold bind, not a stale certificate.
+    /// Failures are returned for the log; the caller carries on without a cache.
     pub(crate) fn store(&self, serial: &[u8], entry: &Entry) -> std::io::Result<()> {
         let path = self
             .entry_path(serial)
@@ -122,7 +124,7 @@ impl BindCache {
         let result = (|| {
             let mut file = private_file(&temp)?;
             file.write_all(&encode(entry))?;
-            file.sync_all()?;
+            drop(file);
             std::fs::rename(&temp, &path)
         })();
         if result.is_err() {

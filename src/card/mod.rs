@@ -191,6 +191,9 @@ pub struct Card {
     /// Where bind's file reads come from (the card, or a cache entry) and whether
     /// they are recorded for the cache. `Card` outside bind.
     files: FileSource,
+    /// A cache entry a cold bind produced (card serial, entry), stored after the
+    /// transaction so the card is not held while the file is written.
+    new_cache_entry: Option<(Vec<u8>, cache::Entry)>,
 }
 
 /// How `read_file` is served during bind.
@@ -389,6 +392,7 @@ impl Card {
             app_path: vec![0x3D, 0x00],
             apdus_sent: 0,
             files: FileSource::Card,
+            new_cache_entry: None,
         }
     }
 
@@ -553,9 +557,30 @@ impl Card {
                     bind::bind(&mut tx, cache, false)
                 };
                 self.files = FileSource::Card;
+                self.store_cache_entry(cache);
                 result
             }
-            other => other,
+            other => {
+                self.store_cache_entry(cache);
+                other
+            }
+        }
+    }
+
+    fn store_cache_entry(&mut self, cache: Option<&BindCache>) {
+        let (Some(cache), Some((serial, entry))) = (cache, self.new_cache_entry.take()) else {
+            return;
+        };
+        match cache.store(&serial, &entry) {
+            Ok(()) => crate::log_at!(
+                crate::log::Level::Debug,
+                "bind: cache entry written for card {}",
+                crate::log::hex(&serial)
+            ),
+            Err(e) => crate::log_at!(
+                crate::log::Level::Info,
+                "bind: cache entry not written: {e}"
+            ),
         }
     }
 
