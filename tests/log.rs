@@ -78,5 +78,35 @@ fn calls_are_logged_and_pins_are_not() {
         !log.contains("918273") && !log.contains("56473829"),
         "a PIN reached the log"
     );
+
+    // With a card: the call that binds the token shows the bind's APDUs (11 for a
+    // one-key card, cache off, one transaction); the same call again shows none.
+    let card = make_card("log-counters", &["--key", "rsa2048"]);
+    std::env::set_var("EIMZA_VIRTUAL_CARD", &card);
+    std::env::set_var("EIMZA_PKCS11_CACHE", "0");
+    // The log stays open on the same file (configured once per process): read on from here.
+    let before = log.len();
+    assert_eq!(initialize(), CKR_OK);
+    let mut token: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+    for _ in 0..2 {
+        assert_eq!(
+            unsafe { (f.C_GetTokenInfo.unwrap())(0, &mut token) },
+            CKR_OK
+        );
+    }
+    assert_eq!(finalize(), CKR_OK);
+    std::env::remove_var("EIMZA_VIRTUAL_CARD");
+    std::env::remove_var("EIMZA_PKCS11_CACHE");
+    let all = std::fs::read_to_string(&path).expect("log file written");
+    let log = &all[before..];
+    let token_calls: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("C_GetTokenInfo("))
+        .collect();
+    assert_eq!(token_calls.len(), 2, "{log}");
+    assert!(token_calls[0].contains(" apdus=11 bytes="), "{log}");
+    assert!(token_calls[0].ends_with(" tx=1"), "{log}");
+    assert!(token_calls[1].ends_with(" apdus=0 bytes=0 tx=0"), "{log}");
     let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&card);
 }
