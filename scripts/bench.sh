@@ -197,6 +197,8 @@ else
   fi
 fi
 
+{ date -u '+%Y-%m-%d %H:%M:%S UTC'; uptime; } > "$OUT/machine-end.txt"
+
 # ---- summary: goal, target, measured
 cat "$OUT"/*.txt 2>/dev/null | grep '^BENCH ' > "$OUT/all.bench" || true
 # val RUN METRIC: the value of one exact metric of one run ("" when absent)
