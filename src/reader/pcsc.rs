@@ -395,6 +395,10 @@ pub struct PcscChannel {
     atr: Vec<u8>,
     /// Set when the worker was abandoned (timeout); the next `begin()` reconnects.
     abandoned: bool,
+    /// `end()` was sent and its answer not read yet: the caller does not wait for
+    /// `SCardEndTransaction` (one pcscd round trip less per operation); the next
+    /// request reads that answer first.
+    end_pending: bool,
 }
 
 fn map_error(e: ::pcsc::Error) -> ReaderError {
@@ -416,10 +420,25 @@ impl PcscChannel {
             replies,
             atr,
             abandoned: false,
+            end_pending: false,
         })
     }
 
     fn call(&mut self, request: Request, timeout: Duration) -> Reply {
+        if std::mem::take(&mut self.end_pending) {
+            // The answer to the last `end()` (its errors are not the caller's concern).
+            match self.replies.recv_timeout(CONTROL_TIMEOUT) {
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    self.abandon();
+                    return Err(ReaderError::Timeout);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.abandoned = true;
+                    return Err(ReaderError::Io("PC/SC worker stopped".into()));
+                }
+            }
+        }
         if self.requests.send(request).is_err() {
             self.abandoned = true;
             return Err(ReaderError::Io("PC/SC worker stopped".into()));
@@ -466,6 +485,7 @@ impl CardChannel for PcscChannel {
             self.replies = replies;
             self.atr = atr;
             self.abandoned = false;
+            self.end_pending = false;
             reconnected = true;
         }
         let timeout = Duration::from_millis(BEGIN_TIMEOUT_MS.load(Ordering::Relaxed));
@@ -481,8 +501,18 @@ impl CardChannel for PcscChannel {
     }
 
     fn end(&mut self) {
-        if !self.abandoned {
+        if self.abandoned {
+            return;
+        }
+        if self.end_pending {
+            // Two ends in a row: the first one's answer is still unread.
             let _ = self.call(Request::End, CONTROL_TIMEOUT);
+            return;
+        }
+        if self.requests.send(Request::End).is_err() {
+            self.abandoned = true;
+        } else {
+            self.end_pending = true;
         }
     }
 
