@@ -5,7 +5,10 @@
 use crate::card::{CardError, SignAlgorithm};
 use crate::mechanism::{card_input, sign_kind, Hasher, PssParams, SignKind};
 use crate::object::{KeyKind, SigningKey};
-use crate::state::{card_rv, check_pin, status_after, Login, Module, Slot, Token};
+use crate::state::{
+    card_cleared_pin_status, card_rv, check_pin, logout_user, status_after, Login, Module, Slot,
+    Token,
+};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -254,6 +257,9 @@ impl Module {
                 let mut live = token.live.lock();
                 live.user_status = status_after(user_pin, live.user_status, &outcome);
             }
+            if outcome.is_err_and(|e| card_cleared_pin_status(&e, false)) {
+                logout_user(token);
+            }
         }
         let signature = result.map_err(|e| card_rv(&e))?;
         normalise_signature(&state.key, signature).map(SignOutput::Signature)
@@ -285,6 +291,12 @@ impl Module {
         {
             let mut live = token.live.lock();
             live.user_status = status_after(user_pin, live.user_status, &result);
+        }
+        if result
+            .as_ref()
+            .is_err_and(|e| card_cleared_pin_status(e, false))
+        {
+            logout_user(token);
         }
         result.map_err(|e| card_rv(&e))
     }

@@ -7,7 +7,7 @@
 //! info) reads `Slot::token`, `Token::live` and the session table, each held only for
 //! a few instructions, so polling never waits for a signature in progress.
 
-use crate::card::{Card, CardError, PinEncoding, PinInfo, PinStatus, TokenData};
+use crate::card::{Card, CardError, PinEncoding, PinInfo, PinStatus, TokenData, NO_STATUS_WORD};
 use crate::log::Level;
 use crate::log_at;
 use crate::object::{build_objects, Object};
@@ -119,6 +119,36 @@ enum TokenSlot {
 
 /// How long a failed bind is answered from memory before the card is read again.
 const BIND_RETRY_AFTER: Duration = Duration::from_secs(3);
+
+/// After an exchange broke without a status word (or a PC/SC I/O error), how long to
+/// wait for pcscd to report the card gone. A card pulled mid-APDU reaches us as such a
+/// failure first; pcscd's removal event follows within its polling period (~0.5 s with
+/// vpcd), and the caller must then get CKR_DEVICE_REMOVED, not CKR_DEVICE_ERROR.
+const REMOVAL_SETTLE: Duration = Duration::from_millis(1500);
+
+/// A failure that may mean the card left the reader.
+fn link_broken(e: &CardError) -> bool {
+    match e {
+        CardError::Malformed(m) => *m == NO_STATUS_WORD,
+        CardError::Reader(ReaderError::Io(_)) => true,
+        _ => false,
+    }
+}
+
+/// Whether `reader` reports the card of insertion `insertions` gone within `settle`.
+fn removed_within(reader: &dyn Reader, insertions: u64, settle: Duration) -> bool {
+    let deadline = Instant::now() + settle;
+    loop {
+        let state = reader.state();
+        if !state.present || state.insertions != insertions {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 struct CardConn {
     card: Option<Card>,
@@ -273,7 +303,17 @@ impl Slot {
         let Some(card) = conn.card.as_mut() else {
             return Err(CardError::Reader(ReaderError::Removed));
         };
-        let result = op(card);
+        let mut result = op(card);
+        if result.as_ref().is_err_and(link_broken)
+            && removed_within(&*self.reader, token.insertions, REMOVAL_SETTLE)
+        {
+            log_at!(
+                Level::Info,
+                "slot {}: card removed during an operation",
+                self.id
+            );
+            result = Err(CardError::Reader(ReaderError::Removed));
+        }
         let epoch = card.reset_epoch();
         if epoch != conn.reset_epoch {
             conn.reset_epoch = epoch;
@@ -337,6 +377,23 @@ pub fn check_pin(info: &PinInfo, value: &[u8]) -> Result<(), CK_RV> {
         Ok(())
     } else {
         Err(CKR_PIN_INVALID)
+    }
+}
+
+/// Whether a failed user-PIN command left the PIN's security status cleared on the
+/// card (Part 1 §1.4): a blocked PIN always, a wrong CHANGE REFERENCE DATA too.
+pub fn card_cleared_pin_status(error: &CardError, change_command: bool) -> bool {
+    match error {
+        CardError::PinBlocked | CardError::PinIncorrect { tries_left: 0 } => true,
+        CardError::PinIncorrect { .. } => change_command,
+        _ => false,
+    }
+}
+
+/// The card no longer holds the user's login: neither does the token.
+pub fn logout_user(token: &Token) {
+    if token.login() == Login::User {
+        token.set_login(Login::Public);
     }
 }
 
@@ -765,9 +822,12 @@ impl Module {
                 self.record_status(token, true, &result);
                 result.map_err(|e| card_rv(&e))
             }
+            // Only a value that can be the PUK goes to the card as one, and only when
+            // it cannot be meant as the PIN (or the PIN is blocked anyway): a user-PIN
+            // try is never spent on an unblock, nor a PUK try on a PIN change.
             (Login::Public, Some(puk))
-                if live.user_status == PinStatus::Blocked
-                    || (fits(puk, &old) && !fits(user, &old)) =>
+                if fits(puk, &old)
+                    && (!fits(user, &old) || live.user_status == PinStatus::Blocked) =>
             {
                 check_pin(puk, &old)?;
                 check_pin(user, &new)?;
@@ -790,6 +850,12 @@ impl Module {
                 let result =
                     slot.with_card(token, |card| card.change_reference_data(user, &old, &new));
                 self.record_status(token, false, &result);
+                if result
+                    .as_ref()
+                    .is_err_and(|e| card_cleared_pin_status(e, true))
+                {
+                    logout_user(token);
+                }
                 result.map_err(|e| card_rv(&e))
             }
         }
@@ -1090,6 +1156,57 @@ mod tests {
             // Slot info never talks to the card.
             assert_ne!(module.slot_info(0).unwrap().flags & CKF_TOKEN_PRESENT, 0);
         }
+    }
+
+    /// A reader whose card disappears (or is swapped) at `gone_at`.
+    struct LeavingReader {
+        gone_at: Instant,
+        swapped: bool,
+    }
+
+    impl Reader for LeavingReader {
+        fn name(&self) -> &str {
+            "leaving"
+        }
+        fn is_hardware(&self) -> bool {
+            true
+        }
+        fn state(&self) -> ReaderState {
+            let gone = Instant::now() >= self.gone_at;
+            ReaderState {
+                present: !gone || self.swapped,
+                atr: atr(),
+                insertions: if gone { 2 } else { 1 },
+            }
+        }
+        fn connect(&self) -> Result<Box<dyn crate::reader::CardChannel>, ReaderError> {
+            Err(ReaderError::NoCard)
+        }
+    }
+
+    #[test]
+    fn a_broken_exchange_waits_briefly_for_the_removal() {
+        assert!(link_broken(&CardError::Malformed(NO_STATUS_WORD)));
+        assert!(link_broken(&CardError::Reader(ReaderError::Io("x".into()))));
+        assert!(!link_broken(&CardError::Malformed("bad DER")));
+        assert!(!link_broken(&CardError::Status(0x6F00)));
+        for swapped in [false, true] {
+            let reader = LeavingReader {
+                gone_at: Instant::now() + Duration::from_millis(100),
+                swapped,
+            };
+            let started = Instant::now();
+            assert!(removed_within(&reader, 1, Duration::from_secs(2)));
+            assert!(started.elapsed() < Duration::from_secs(1));
+        }
+        // A card that stays: a plain device error after the settle time.
+        let staying = LeavingReader {
+            gone_at: Instant::now() + Duration::from_secs(3600),
+            swapped: false,
+        };
+        let started = Instant::now();
+        assert!(!removed_within(&staying, 1, Duration::from_millis(100)));
+        assert!(started.elapsed() >= Duration::from_millis(100));
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod p11;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::rsa::PkcsMgfType;
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
@@ -470,140 +470,6 @@ fn get_attribute_value_semantics() {
     pkcs11.finalize().unwrap();
 }
 
-/// Hash of `data` with the named PKCS#11 hash mechanism.
-fn hash(m: MechanismType, data: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    match m {
-        MechanismType::SHA1 => sha1::Sha1::digest(data).to_vec(),
-        MechanismType::SHA224 => sha2::Sha224::digest(data).to_vec(),
-        MechanismType::SHA256 => sha2::Sha256::digest(data).to_vec(),
-        MechanismType::SHA384 => sha2::Sha384::digest(data).to_vec(),
-        MechanismType::SHA512 => sha2::Sha512::digest(data).to_vec(),
-        other => panic!("{other}"),
-    }
-}
-
-/// Public key of a private key object, from its certificate (same CKA_ID).
-fn certificate_spki(session: &Session, key: ObjectHandle) -> Vec<u8> {
-    let id = bytes_attr(session, key, AttributeType::Id);
-    let cert = find(
-        session,
-        &[
-            Attribute::Id(id),
-            Attribute::Class(ObjectClass::CERTIFICATE),
-        ],
-    )[0];
-    let der = bytes_attr(session, cert, AttributeType::Value);
-    let parsed = Certificate::from_der(&der).unwrap();
-    parsed
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .unwrap()
-}
-
-fn pss(hash: MechanismType, mgf: PkcsMgfType, s_len: u64) -> PkcsPssParams {
-    PkcsPssParams {
-        hash_alg: hash,
-        mgf,
-        s_len: s_len.into(),
-    }
-}
-
-/// Verify an RSA signature of `message` made with `m` against the certificate key.
-fn verify_rsa(spki: &[u8], m: &Mechanism, message: &[u8], signature: &[u8]) {
-    use rsa::pkcs8::DecodePublicKey;
-    use rsa::{Pkcs1v15Sign, Pss};
-    let key = rsa::PublicKey::from_public_key_der(spki).unwrap();
-    assert_eq!(signature.len(), 256);
-    let result = match m {
-        Mechanism::RsaPkcs => key.verify(Pkcs1v15Sign::new_unprefixed(), message, signature),
-        Mechanism::Sha1RsaPkcs => key.verify(
-            Pkcs1v15Sign::new::<sha1::Sha1>(),
-            &hash(MechanismType::SHA1, message),
-            signature,
-        ),
-        Mechanism::Sha224RsaPkcs => key.verify(
-            Pkcs1v15Sign::new::<sha2::Sha224>(),
-            &hash(MechanismType::SHA224, message),
-            signature,
-        ),
-        Mechanism::Sha256RsaPkcs => key.verify(
-            Pkcs1v15Sign::new::<sha2::Sha256>(),
-            &hash(MechanismType::SHA256, message),
-            signature,
-        ),
-        Mechanism::Sha384RsaPkcs => key.verify(
-            Pkcs1v15Sign::new::<sha2::Sha384>(),
-            &hash(MechanismType::SHA384, message),
-            signature,
-        ),
-        Mechanism::Sha512RsaPkcs => key.verify(
-            Pkcs1v15Sign::new::<sha2::Sha512>(),
-            &hash(MechanismType::SHA512, message),
-            signature,
-        ),
-        Mechanism::RsaPkcsPss(_) => key.verify(Pss::<sha2::Sha256>::new(), message, signature),
-        Mechanism::Sha1RsaPkcsPss(_) => key.verify(
-            Pss::<sha1::Sha1>::new(),
-            &hash(MechanismType::SHA1, message),
-            signature,
-        ),
-        Mechanism::Sha256RsaPkcsPss(_) => key.verify(
-            Pss::<sha2::Sha256>::new(),
-            &hash(MechanismType::SHA256, message),
-            signature,
-        ),
-        Mechanism::Sha384RsaPkcsPss(_) => key.verify(
-            Pss::<sha2::Sha384>::new(),
-            &hash(MechanismType::SHA384, message),
-            signature,
-        ),
-        Mechanism::Sha512RsaPkcsPss(_) => key.verify(
-            Pss::<sha2::Sha512>::new(),
-            &hash(MechanismType::SHA512, message),
-            signature,
-        ),
-        other => panic!("{other:?}"),
-    };
-    assert!(result.is_ok(), "{m:?}: signature does not verify");
-}
-
-fn verify_ec(spki: &[u8], prehash: &[u8], signature: &[u8]) {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-    let parsed = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(spki).unwrap();
-    let point = parsed.subject_public_key.raw_bytes();
-    match point.len() {
-        65 => {
-            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
-            let sig = p256::ecdsa::Signature::from_slice(signature).unwrap();
-            assert!(
-                key.verify_prehash(prehash, &sig).is_ok(),
-                "P-256 signature does not verify"
-            );
-        }
-        97 => {
-            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
-            let sig = p384::ecdsa::Signature::from_slice(signature).unwrap();
-            assert!(
-                key.verify_prehash(prehash, &sig).is_ok(),
-                "P-384 signature does not verify"
-            );
-        }
-        n => panic!("point of {n} bytes"),
-    }
-}
-
-fn keys_of_type(session: &Session, key_type: cryptoki::object::KeyType) -> Vec<ObjectHandle> {
-    find(
-        session,
-        &[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::KeyType(key_type),
-        ],
-    )
-}
-
 #[test]
 fn every_mechanism_signs_and_verifies() {
     let _guard = serial();
@@ -611,85 +477,11 @@ fn every_mechanism_signs_and_verifies() {
     let slot = card_slot(&pkcs11);
     let session = pkcs11.open_ro_session(slot).unwrap();
     session.login(UserType::User, Some(&pin(PIN))).unwrap();
-    let message = b"e-imza test message, signed by every mechanism".as_slice();
-
-    let rsa_key = keys_of_type(&session, cryptoki::object::KeyType::RSA)[0];
-    let spki = certificate_spki(&session, rsa_key);
-    let digest_info_sha256 = {
-        let mut v = vec![
-            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-            0x01, 0x05, 0x00, 0x04, 0x20,
-        ];
-        v.extend(hash(MechanismType::SHA256, message));
-        v
-    };
-    let sha256 = hash(MechanismType::SHA256, message);
-    let rsa_cases: Vec<(Mechanism, Vec<u8>)> = vec![
-        (Mechanism::RsaPkcs, digest_info_sha256.clone()),
-        (Mechanism::Sha1RsaPkcs, message.to_vec()),
-        (Mechanism::Sha224RsaPkcs, message.to_vec()),
-        (Mechanism::Sha256RsaPkcs, message.to_vec()),
-        (Mechanism::Sha384RsaPkcs, message.to_vec()),
-        (Mechanism::Sha512RsaPkcs, message.to_vec()),
-        (
-            Mechanism::RsaPkcsPss(pss(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, 32)),
-            sha256.clone(),
-        ),
-        (
-            Mechanism::Sha1RsaPkcsPss(pss(MechanismType::SHA1, PkcsMgfType::MGF1_SHA1, 20)),
-            message.to_vec(),
-        ),
-        (
-            Mechanism::Sha256RsaPkcsPss(pss(MechanismType::SHA256, PkcsMgfType::MGF1_SHA256, 32)),
-            message.to_vec(),
-        ),
-        (
-            Mechanism::Sha384RsaPkcsPss(pss(MechanismType::SHA384, PkcsMgfType::MGF1_SHA384, 48)),
-            message.to_vec(),
-        ),
-        (
-            Mechanism::Sha512RsaPkcsPss(pss(MechanismType::SHA512, PkcsMgfType::MGF1_SHA512, 64)),
-            message.to_vec(),
-        ),
-    ];
-    for (mechanism, input) in &rsa_cases {
-        let signature = session.sign(mechanism, rsa_key, input).unwrap();
-        verify_rsa(&spki, mechanism, input, &signature);
-        // Multi-part for the hashing mechanisms.
-        if !matches!(mechanism, Mechanism::RsaPkcs | Mechanism::RsaPkcsPss(_)) {
-            session.sign_init(mechanism, rsa_key).unwrap();
-            for part in input.chunks(7) {
-                session.sign_update(part).unwrap();
-            }
-            let signature = session.sign_final().unwrap();
-            verify_rsa(&spki, mechanism, input, &signature);
-        }
-    }
-
-    let ec_hashes = [
-        (Mechanism::EcdsaSha1, MechanismType::SHA1),
-        (Mechanism::EcdsaSha224, MechanismType::SHA224),
-        (Mechanism::EcdsaSha256, MechanismType::SHA256),
-        (Mechanism::EcdsaSha384, MechanismType::SHA384),
-        (Mechanism::EcdsaSha512, MechanismType::SHA512),
-    ];
+    let rsa_keys = keys_of_type(&session, cryptoki::object::KeyType::RSA);
     let ec_keys = keys_of_type(&session, cryptoki::object::KeyType::EC);
-    assert_eq!(ec_keys.len(), 2);
-    for key in ec_keys {
-        let spki = certificate_spki(&session, key);
-        let field = if spki.len() > 100 { 48 } else { 32 };
-        for (mechanism, h) in &ec_hashes {
-            let signature = session.sign(mechanism, key, message).unwrap();
-            assert_eq!(signature.len(), 2 * field);
-            verify_ec(&spki, &hash(*h, message), &signature);
-            session.sign_init(mechanism, key).unwrap();
-            session.sign_update(&message[..10]).unwrap();
-            session.sign_update(&message[10..]).unwrap();
-            verify_ec(&spki, &hash(*h, message), &session.sign_final().unwrap());
-        }
-        let prehash = hash(MechanismType::SHA384, message);
-        let signature = session.sign(&Mechanism::Ecdsa, key, &prehash).unwrap();
-        verify_ec(&spki, &prehash, &signature);
+    assert_eq!((rsa_keys.len(), ec_keys.len()), (1, 2));
+    for key in rsa_keys.into_iter().chain(ec_keys) {
+        sign_every_mechanism(&session, key);
     }
     pkcs11.finalize().unwrap();
 }

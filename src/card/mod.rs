@@ -217,10 +217,14 @@ impl From<ReaderError> for CardError {
     }
 }
 
+/// What `CardError::Malformed` says when the reader returned no status word: the link
+/// to the card broke (vpcd answers a pulled card that way before pcscd reports it).
+pub const NO_STATUS_WORD: &str = "response shorter than 2 bytes";
+
 impl From<ApduError> for CardError {
     fn from(e: ApduError) -> Self {
         match e {
-            ApduError::ShortResponse => CardError::Malformed("response shorter than 2 bytes"),
+            ApduError::ShortResponse => CardError::Malformed(NO_STATUS_WORD),
             // Only reachable with input the caller should have checked (too long for the
             // card's APDU size).
             ApduError::TooLong | ApduError::InvalidLe => CardError::DataInvalid,

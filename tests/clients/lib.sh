@@ -36,9 +36,23 @@ use_pcscd() {
   unset EIMZA_VIRTUAL_CARD
   # shellcheck source=../pcsc/harness.sh
   source "$ROOT/tests/pcsc/harness.sh"
-  pcsc_start
+  # One pcscd per machine: wait while another one (another test run) is up, and never
+  # go on without our own, or the checks would talk to somebody else's readers.
+  local waited=0
+  while pgrep -x pcscd >/dev/null; do
+    if [ $waited -ge 600 ]; then
+      echo "use_pcscd: another pcscd is still running after ${waited} s" >&2; pcsc_abort
+    fi
+    sleep 2; waited=$((waited + 2))
+  done
+  pcsc_start || pcsc_abort
   local port=35963 f
-  for f in "$@"; do vcard_serve "$f" "$port"; port=$((port + 1)); done
+  for f in "$@"; do vcard_serve "$f" "$port" || pcsc_abort; port=$((port + 1)); done
+}
+
+pcsc_abort() {
+  CHECKS_FAILED=$((CHECKS_FAILED + 1)); echo "  FAIL could not set up pcscd + vpcd"
+  finish; exit 1
 }
 
 finish() {

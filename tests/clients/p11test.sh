@@ -13,10 +13,17 @@ slot_of() { # slot id (decimal) of the token with label $1
   [ -n "$hex" ] && echo $((hex))
 }
 
-run_p11test() { # run_p11test TOKEN NAME
-  local slot out=$WORK/$2.json
-  slot=$(slot_of "$1") || return 1
-  "$P11TEST" -m "$MODULE" -s "$slot" -p "$PIN" -o "$out" > "$WORK/$2.log" 2>&1
+run_p11test() { # run_p11test TOKEN NAME [p11test options]
+  local slot out=$WORK/$2.json token=$1 name=$2
+  shift 2
+  slot=$(slot_of "$token") || return 1
+  timeout 120 "$P11TEST" -m "$MODULE" -s "$slot" -p "$PIN" -o "$out" "$@" > "$WORK/$name.log" 2>&1
+  compare_p11test "$name"
+}
+
+compare_p11test() { # compare_p11test NAME: the run's log and JSON against the reference
+  local out=$WORK/$1.json
+  set -- "$1" "$1"
   cat "$WORK/$2.log" | tail -15
   grep -q 'FAILED\|ERROR' "$WORK/$2.log" && return 1
   # Key IDs are hashes of freshly generated keys: compare everything else.
@@ -34,4 +41,24 @@ for mode in inprocess pcscd; do
   check "p11test on the RSA card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa
   check "p11test on the P-384 card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec
 done
+
+# wait_test (-i): p11test blocks in C_WaitForSlotEvent until a slot has a token; the
+# card is pulled out of reader 0 and put back meanwhile, then every other test runs on
+# the re-inserted card.
+interactive_run() {
+  local slot
+  slot=$(slot_of AKIS_0E0E0E0E0E0E0E01) || return 1
+  timeout 120 "$P11TEST" -i -m "$MODULE" -s "$slot" -p "$PIN" -o "$WORK/rsa-interactive.json" \
+    > "$WORK/rsa-interactive.log" 2>&1 &
+  local p11test_pid=$!
+  sleep 2
+  vcard_stop 35963
+  sleep 1
+  vcard_serve "$CARD_RSA" 35963
+  wait "$p11test_pid" || true
+  grep -A2 'wait_test' "$WORK/rsa-interactive.json" | grep -q '"pass"' || { echo "wait_test did not pass"; return 1; }
+  grep -q 'Status: No token' "$WORK/rsa-interactive.log" || { echo "the removal was not seen"; return 1; }
+  compare_p11test rsa-interactive
+}
+check "p11test -i on the RSA card: wait_test sees the card pulled and re-inserted (pcscd)" interactive_run
 finish

@@ -3,6 +3,10 @@
 #![allow(dead_code)]
 
 pub mod all_functions;
+pub mod verify;
+
+#[allow(unused_imports)] // not every test binary signs
+pub use verify::*;
 
 use cryptoki_sys::*;
 use std::path::PathBuf;

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Java (OpenJDK 17) through SunPKCS11: keytool lists the key entries with their chains,
+# jarsigner signs a jar with the RSA and the P-384 key and jarsigner -verify accepts it;
+# a small program (tests/clients/java/EimzaJava.java) signs through the JCA provider and,
+# like the Turkish ESYA/MA3 signing API, through the raw PKCS#11 wrapper after
+# C_Initialize(NULL). Every signature is verified with the certificate by the JDK's own
+# providers. RSA-2048 + P-384 card, in process and through pcscd + vpcd.
+source "$(dirname "$0")/lib.sh"
+
+CARD=$WORK/java.card
+TOKEN=AKIS_1A1A1A1A1A1A1A1A
+NES=12345678950NES
+make_card "$CARD" 1A1A1A1A1A1A1A1A rsa2048 p384
+JAVA_OPTS=(--add-modules jdk.crypto.cryptoki --add-exports jdk.crypto.cryptoki/sun.security.pkcs11.wrapper=ALL-UNNAMED)
+
+# The SunPKCS11 configuration a user writes (one card: slot list index 0).
+cat > "$WORK/eimza.cfg" <<CFG
+name = eimza
+library = $MODULE
+slotListIndex = 0
+CFG
+KS=(-keystore NONE -storetype PKCS11 -providerClass sun.security.pkcs11.SunPKCS11
+    -providerArg "$WORK/eimza.cfg" -storepass "$PIN")
+
+mkdir -p "$WORK/classes" "$WORK/jar-content"
+javac "${JAVA_OPTS[@]}" -d "$WORK/classes" "$ROOT/tests/clients/java/EimzaJava.java" || exit 1
+echo "Merhaba, e-imza" > "$WORK/jar-content/hello.txt"
+jar cf "$WORK/unsigned.jar" -C "$WORK/jar-content" .
+
+keytool_lists() {
+  local out
+  out=$(keytool -list -v "${KS[@]}") || return 1
+  echo "$out"
+  # two key entries, each with the chain end-user -> NES CA -> root read from the card
+  [ "$(grep -c '^Entry type: PrivateKeyEntry' <<<"$out")" -eq 2 ] &&
+    [ "$(grep -c '^Certificate chain length: 3' <<<"$out")" -eq 2 ] &&
+    grep -q "^Alias name: ${NES}0" <<<"$out" && grep -q "^Alias name: ${NES}1" <<<"$out"
+}
+
+jar_sign_verify() { # ALIAS SIGNATURE-ALGORITHM
+  local jar=$WORK/$1.jar out
+  cp "$WORK/unsigned.jar" "$jar"
+  jarsigner "${KS[@]}" "$jar" "$1" || return 1
+  out=$(jarsigner -verify -verbose "$jar") || return 1
+  echo "$out"
+  grep -q '^jar verified\.' <<<"$out" && grep -q "^sm .* hello.txt" <<<"$out" &&
+    grep -q "Signature algorithm: $2" <<<"$out" || return 1
+  # a changed entry must be rejected
+  mkdir -p "$WORK/tamper" && (cd "$WORK/tamper" && rm -rf ./* && jar xf "$jar" && echo "degisti" > hello.txt &&
+    jar cfM "$WORK/tampered.jar" .) || return 1
+  ! jarsigner -verify -strict "$WORK/tampered.jar"
+}
+
+java_program() { # MODE ARG: one OK line per key (provider: 2 algorithms each)
+  local out
+  out=$(java "${JAVA_OPTS[@]}" -cp "$WORK/classes" EimzaJava "$1" "$2" "$PIN") || { echo "$out"; return 1; }
+  echo "$out"
+  [ "$(grep -c '^OK ' <<<"$out")" -eq "$3" ]
+}
+
+suite() {
+  check "keytool -list -v: 2 PrivateKeyEntry, chain length 3 each" keytool_lists
+  check "jarsigner signs with the RSA key, jarsigner -verify accepts, a changed jar is refused" jar_sign_verify "${NES}0" "SHA256withRSA, 2048-bit key"
+  check "jarsigner signs with the P-384 key, jarsigner -verify accepts, a changed jar is refused" jar_sign_verify "${NES}1" "SHA384withECDSA, 384-bit key"
+  check "SunPKCS11 KeyStore + Signature: SHA256/512withRSA, SHA384/256withECDSA verify" java_program provider "$WORK/eimza.cfg" 4
+  check "raw wrapper after C_Initialize(NULL) (ESYA/MA3 style): RSA, ECDSA-SHA384, ECDSA verify" java_program raw "$MODULE" 3
+  check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
+    "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+}
+
+echo "-- in process"
+use_inprocess "$CARD"
+suite
+echo "-- through pcscd + vpcd"
+use_pcscd "$CARD"
+suite
+finish

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# NSS, the library of Firefox, Thunderbird and LibreOffice, through its command-line
+# tools: modutil adds the module, certutil lists the certificates as TOKEN:LABEL and
+# the keys after login, cmsutil signs CMS (RSA and P-384) and verifies it, modutil
+# changes the PIN the way Firefox does, and tstclnt authenticates with the card in
+# TLS 1.3 against openssl s_server on 127.0.0.1 (RSA-PSS with the RSA key, ECDSA with
+# the P-384 key). In process and through pcscd + vpcd.
+#
+# The card holds rsa2048, p384, rsa2048, p384: NES0/NES1 carry digitalSignature and
+# clientAuth (TLS), NES2/NES3 only nonRepudiation like real NES certificates (S/MIME
+# signing: NSS refuses clientAuth-only certificates for email signing).
+source "$(dirname "$0")/lib.sh"
+
+CARD=$WORK/nss.card
+TOKEN=AKIS_0D0D0D0D0D0D0D0D
+make_card "$CARD" 0D0D0D0D0D0D0D0D rsa2048 p384 rsa2048 p384
+NES=12345678950NES
+DB=$WORK/nssdb
+echo "$PIN" > "$WORK/pinfile"
+echo "654321" > "$WORK/newpinfile"
+echo "belge: imzalanacak metin" > "$WORK/doc"
+
+# A throwaway server CA and a server certificate for 127.0.0.1.
+mkdir -p "$WORK/srv"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=throwaway server CA" \
+  -keyout "$WORK/srv/ca.key" -out "$WORK/srv/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$WORK/srv/server.key" -out "$WORK/srv/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$WORK/srv/ext"
+openssl x509 -req -in "$WORK/srv/server.csr" -CA "$WORK/srv/ca.pem" -CAkey "$WORK/srv/ca.key" -CAcreateserial \
+  -days 2 -extfile "$WORK/srv/ext" -out "$WORK/srv/server.pem" 2>/dev/null
+
+nss_setup() {
+  rm -rf "$DB" && mkdir -p "$DB" &&
+    certutil -N -d "sql:$DB" --empty-password &&
+    modutil -dbdir "sql:$DB" -add eimza -libfile "$MODULE" -force &&
+    certutil -A -d "sql:$DB" -n "test root" -t "C,C,C" -a -i "$WORK/ca/root-ca.pem" &&
+    certutil -A -d "sql:$DB" -n "server ca" -t "C,," -a -i "$WORK/srv/ca.pem"
+}
+
+setup_and_list() { nss_setup && modutil -dbdir "sql:$DB" -list eimza | tee /dev/stderr | grep -q "Token Name: $TOKEN"; }
+
+lists_certs() {
+  local out n
+  out=$(certutil -L -h all -d "sql:$DB" -f "$WORK/pinfile") || return 1
+  echo "$out"
+  # "u,u,u": NSS found the private key that belongs to the certificate.
+  for n in 0 1 2 3; do grep -Eq "^$TOKEN:${NES}$n +u,u,u" <<<"$out" || return 1; done
+}
+
+lists_keys() {
+  local out
+  out=$(certutil -K -h "$TOKEN" -d "sql:$DB" -f "$WORK/pinfile") || return 1
+  echo "$out"
+  [ "$(grep -c "> .*$NES" <<<"$out")" -eq 4 ] && grep -Eq '> +rsa +' <<<"$out" && grep -Eq '> +ec +' <<<"$out"
+}
+
+# cms_sign_verify LABEL: cmsutil signs (with signed attributes, -G; without them NSS
+# 3.87 stores ECDSA signatures raw instead of DER, also with its own software keys),
+# cmsutil -D reports GoodSignature for the trusted chain, openssl agrees.
+cms_sign_verify() {
+  local label=$1 p7=$WORK/$1.p7 out
+  cmsutil -S -G -N "$TOKEN:$label" -H SHA256 -Y NONE -d "sql:$DB" -f "$WORK/pinfile" \
+    -i "$WORK/doc" -o "$p7" || return 1
+  out=$(cmsutil -D -d "sql:$DB" -i "$p7" -h 2 -n) || return 1
+  echo "$out"
+  cmsutil -D -d "sql:$DB" -i "$p7" -o "$WORK/$label.content" || return 1
+  grep -q 'signer0.status=GoodSignature' <<<"$out" && cmp "$WORK/doc" "$WORK/$label.content" &&
+    openssl cms -verify -inform DER -in "$p7" -CAfile "$WORK/ca/root-ca.pem" -purpose any -out /dev/null
+}
+
+# A changed byte in the signed content must be reported.
+cms_tamper_detected() {
+  local out
+  sed 's/belge: imzalanacak/belge: IMZALANACAK/' "$WORK/doc" > "$WORK/doc.changed"
+  cmsutil -S -G -N "$TOKEN:${NES}2" -H SHA256 -Y NONE -T -d "sql:$DB" -f "$WORK/pinfile" \
+    -i "$WORK/doc" -o "$WORK/detached.p7" || return 1
+  out=$(cmsutil -D -d "sql:$DB" -i "$WORK/detached.p7" -c "$WORK/doc" -h 2 -n) && echo "$out" &&
+    grep -q 'status=GoodSignature' <<<"$out" || return 1
+  out=$(cmsutil -D -d "sql:$DB" -i "$WORK/detached.p7" -c "$WORK/doc.changed" -h 2 -n); echo "$out"
+  grep -q 'status=DigestMismatch' <<<"$out"
+}
+
+# Firefox's "Change Password": C_Login, then C_SetPIN in a new RW session.
+change_pin_and_back() {
+  modutil -dbdir "sql:$DB" -changepw "$TOKEN" -pwfile "$WORK/pinfile" -newpwfile "$WORK/newpinfile" -force &&
+    certutil -K -h "$TOKEN" -d "sql:$DB" -f "$WORK/newpinfile" >/dev/null &&
+    ! certutil -K -h "$TOKEN" -d "sql:$DB" -f "$WORK/pinfile" >/dev/null 2>&1 &&
+    modutil -dbdir "sql:$DB" -changepw "$TOKEN" -pwfile "$WORK/newpinfile" -newpwfile "$WORK/pinfile" -force &&
+    certutil -K -h "$TOKEN" -d "sql:$DB" -f "$WORK/pinfile" >/dev/null
+}
+
+free_port() {
+  local p
+  for p in $(seq $((20000 + $$ % 20000)) $((20100 + $$ % 20000))); do
+    ss -ltn "sport = :$p" | grep -q LISTEN || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# tls_client_auth LABEL SIGTYPE: tstclnt completes a TLS 1.3 handshake with the card's
+# key; s_server (127.0.0.1 only, stopped by PID) must have verified the chain up to the
+# test root, received exactly the card's certificate and seen a SIGTYPE signature.
+tls_client_auth() {
+  local label=$1 sigtype=$2 port srv_pid hold rc=0 i
+  port=$(free_port) || return 1
+  rm -f "$WORK/srv.in"; mkfifo "$WORK/srv.in"
+  exec {hold}<>"$WORK/srv.in"   # keeps s_server's stdin open until we are done
+  openssl s_server -accept "127.0.0.1:$port" -naccept 1 -tls1_3 -Verify 1 -CAfile "$WORK/ca/root-ca.pem" \
+    -cert "$WORK/srv/server.pem" -key "$WORK/srv/server.key" <"$WORK/srv.in" >"$WORK/server.log" 2>&1 &
+  srv_pid=$!
+  for i in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.1; done
+  timeout 60 tstclnt -Q -h 127.0.0.1 -p "$port" -d "sql:$DB" -n "$TOKEN:$label" -V tls1.3:tls1.3 \
+    -w "$PIN" </dev/null || rc=1
+  for i in $(seq 50); do kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.1; done
+  kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null
+  exec {hold}>&-
+  cat "$WORK/server.log"
+  [ $rc -eq 0 ] || return 1
+  pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --read-object --type cert --label "$label" -o "$WORK/$label.der" &&
+    openssl x509 -inform der -in "$WORK/$label.der" -out "$WORK/$label.pem" &&
+    sed -n '/^Client certificate/,/END CERTIFICATE/p' "$WORK/server.log" | sed 1d > "$WORK/$label.seen.pem" &&
+    [ "$(openssl x509 -in "$WORK/$label.pem" -noout -fingerprint -sha256)" = \
+      "$(openssl x509 -in "$WORK/$label.seen.pem" -noout -fingerprint -sha256)" ] &&
+    grep -q "^Peer signature type: $sigtype\$" "$WORK/server.log" &&
+    grep -q '^ *1 server accepts that finished' "$WORK/server.log" &&
+    ! grep -q 'verify error' "$WORK/server.log"
+}
+
+suite() {
+  check "modutil -add, -list shows the token" setup_and_list
+  check "certutil -L lists the 4 user certificates as TOKEN:LABEL with their keys" lists_certs
+  check "certutil -K after login lists the 4 private keys (rsa and ec)" lists_keys
+  check "cmsutil signs with the RSA key (NES2), cmsutil and openssl verify the chain" cms_sign_verify "${NES}2"
+  check "cmsutil signs with the P-384 key (NES3), cmsutil and openssl verify the chain" cms_sign_verify "${NES}3"
+  check "cmsutil -D reports a changed document (DigestMismatch)" cms_tamper_detected
+  check "TLS 1.3 client auth with the RSA key: RSA-PSS, server saw the card's certificate" tls_client_auth "${NES}0" RSA-PSS
+  check "TLS 1.3 client auth with the P-384 key: ECDSA, server saw the card's certificate" tls_client_auth "${NES}1" ECDSA
+  check "modutil -changepw (Firefox's Change Password) and back" change_pin_and_back
+  check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
+    "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+}
+
+echo "-- in process"
+use_inprocess "$CARD"
+suite
+echo "-- through pcscd + vpcd"
+use_pcscd "$CARD"
+suite
+finish

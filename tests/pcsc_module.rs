@@ -1,0 +1,949 @@
+//! The built module (libeimza_pkcs11.so, loaded by the `cryptoki` crate) over a REAL
+//! pcscd with the vpcd virtual reader: software cards are served into vpcd from this
+//! process (`virtual_card::serve`), and a few hand-made cards speak the vpcd protocol
+//! directly (foreign cards, a card pulled in the middle of a signature).
+//!
+//! Ignored by a plain `cargo test` (they need a pcscd with vpcd's two readers,
+//! "Virtual PCD 00 00" on 127.0.0.1:35963 and "... 00 01" on :35964, to themselves):
+//! `scripts/test-pcsc-module.sh` starts one and runs them with `--ignored`.
+
+mod p11;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error, RvError};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
+use cryptoki::session::{Session, SessionState, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use cryptoki_sys::*;
+use p11::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use virtual_card::personalise::PIN_REFERENCE;
+use virtual_card::serve::{serve, ServeOptions};
+use virtual_card::VirtualCard;
+
+const PIN: &str = "123456";
+const READERS: [(&str, u16); 2] = [("Virtual PCD 00 00", 35963), ("Virtual PCD 00 01", 35964)];
+/// vpcd notices a card at its next ATR poll (~0.44 s); generous for loaded machines.
+const SEEN_WITHIN: Duration = Duration::from_secs(5);
+
+const SERIAL_A: &str = "0A0B0C0D0E0F0001";
+const SERIAL_B: &str = "0A0B0C0D0E0F0002";
+
+/// Card A: RSA-2048, P-256, P-384. Card B: RSA-3072, P-384. Made once per process.
+fn card_files() -> &'static (PathBuf, PathBuf) {
+    static FILES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let a = make_card(
+            "pcsc-a",
+            &[
+                "--key", "rsa2048", "--key", "p256", "--key", "p384", "--serial", SERIAL_A,
+            ],
+        );
+        let b = make_card(
+            "pcsc-b",
+            &["--key", "rsa3072", "--key", "p384", "--serial", SERIAL_B],
+        );
+        (a, b)
+    })
+}
+
+fn card_a() -> Arc<VirtualCard> {
+    Arc::new(VirtualCard::open(&card_files().0).expect("card A"))
+}
+
+fn card_b() -> Arc<VirtualCard> {
+    Arc::new(VirtualCard::open(&card_files().1).expect("card B"))
+}
+
+/// A software card served into a vpcd reader (by `virtual_card::serve`) until unplugged.
+struct Plugged {
+    card: Arc<VirtualCard>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Plugged {
+    fn new(card: Arc<VirtualCard>, reader: usize) -> Plugged {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (card, stop) = (card.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let options = ServeOptions {
+                    vpcd: format!("127.0.0.1:{}", READERS[reader].1),
+                    once: true,
+                    stop: &stop,
+                    log: &|_| {},
+                };
+                let _ = serve(&card, &options);
+            })
+        };
+        Plugged {
+            card,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn unplug(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Plugged {
+    fn drop(&mut self) {
+        self.unplug();
+    }
+}
+
+/// What a hand-made card does with one vpcd message.
+enum Reply {
+    Answer(Vec<u8>),
+    /// Control messages other than "get ATR" have no reply.
+    Silent,
+    /// Close the connection without answering: the card is pulled out.
+    Pull,
+}
+
+/// A card written directly against the vpcd protocol (pcsc-stack.md): a 2-byte
+/// big-endian length and a body, both ways. `handle` sees every body (1-byte controls
+/// too) and is called on this thread only.
+struct RawCard {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    apdus: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl RawCard {
+    fn new(reader: usize, handle: impl FnMut(&[u8]) -> Reply + Send + 'static) -> RawCard {
+        let stop = Arc::new(AtomicBool::new(false));
+        let apdus = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, apdus) = (stop.clone(), apdus.clone());
+            let port = READERS[reader].1;
+            std::thread::spawn(move || raw_card_loop(port, &stop, &apdus, handle))
+        };
+        RawCard {
+            stop,
+            thread: Some(thread),
+            apdus,
+        }
+    }
+
+    /// A card that answers "get ATR" with `atr` and every APDU with `answer(apdu)`.
+    fn answering(
+        reader: usize,
+        atr: Vec<u8>,
+        answer: impl Fn(&[u8]) -> Vec<u8> + Send + 'static,
+    ) -> RawCard {
+        RawCard::new(reader, move |body| match body {
+            [0x04] => Reply::Answer(atr.clone()),
+            [_] => Reply::Silent,
+            apdu => Reply::Answer(answer(apdu)),
+        })
+    }
+
+    fn apdus(&self) -> Vec<Vec<u8>> {
+        self.apdus.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    fn unplug(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RawCard {
+    fn drop(&mut self) {
+        self.unplug();
+    }
+}
+
+fn raw_card_loop(
+    port: u16,
+    stop: &AtomicBool,
+    apdus: &Mutex<Vec<Vec<u8>>>,
+    mut handle: impl FnMut(&[u8]) -> Reply,
+) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    loop {
+        let mut header = [0u8; 2];
+        if !read_full(&mut stream, &mut header, stop) {
+            return;
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(header))];
+        if !read_full(&mut stream, &mut body, stop) {
+            return;
+        }
+        if body.len() > 1 {
+            if let Ok(mut list) = apdus.lock() {
+                list.push(body.clone());
+            }
+        }
+        match handle(&body) {
+            Reply::Answer(reply) => {
+                let mut message = (reply.len() as u16).to_be_bytes().to_vec();
+                message.extend_from_slice(&reply);
+                if stream.write_all(&message).is_err() {
+                    return;
+                }
+            }
+            Reply::Silent => {}
+            Reply::Pull => return,
+        }
+    }
+}
+
+/// Fill `buf`; false when the peer closed, on error, or when `stop` is set while idle.
+fn read_full(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> bool {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => return false,
+            Ok(n) => filled += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if filled == 0 && stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+// ---- the module ----
+
+/// Load the module over PC/SC only (no software cards) and wait until both vpcd
+/// readers are empty and every event of earlier tests has been taken.
+fn open() -> Pkcs11 {
+    std::env::remove_var("EIMZA_VIRTUAL_CARD");
+    let _ = finalize();
+    let pkcs11 = Pkcs11::new(module_path()).expect("load module");
+    pkcs11
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    for (reader, (name, _)) in READERS.iter().enumerate() {
+        let slot = reader_slot(&pkcs11, reader);
+        assert!(
+            wait_presence(&pkcs11, slot, false).is_some(),
+            "a card of an earlier test is still in {name}"
+        );
+    }
+    while pkcs11
+        .get_slot_event()
+        .expect("C_WaitForSlotEvent")
+        .is_some()
+    {}
+    pkcs11
+}
+
+/// The slot of vpcd reader `reader`, by its description.
+fn reader_slot(pkcs11: &Pkcs11, reader: usize) -> Slot {
+    let slots = pkcs11.get_all_slots().expect("C_GetSlotList");
+    *slots
+        .iter()
+        .find(|s| {
+            pkcs11
+                .get_slot_info(**s)
+                .is_ok_and(|i| i.slot_description().trim_end() == READERS[reader].0)
+        })
+        .unwrap_or_else(|| panic!("no slot for {}", READERS[reader].0))
+}
+
+/// Poll C_GetSlotInfo until CKF_TOKEN_PRESENT is `present`; how long it took.
+fn wait_presence(pkcs11: &Pkcs11, slot: Slot, present: bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < SEEN_WITHIN {
+        if pkcs11.get_slot_info(slot).ok()?.token_present() == present {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+fn plug(pkcs11: &Pkcs11, card: Arc<VirtualCard>, reader: usize) -> Plugged {
+    let plugged = Plugged::new(card, reader);
+    let slot = reader_slot(pkcs11, reader);
+    assert!(
+        wait_presence(pkcs11, slot, true).is_some(),
+        "card never appeared"
+    );
+    plugged
+}
+
+fn rv<T: std::fmt::Debug>(result: cryptoki::error::Result<T>) -> RvError {
+    match result {
+        Err(Error::Pkcs11(rv, _)) => rv,
+        other => panic!("expected a PKCS#11 error, got {other:?}"),
+    }
+}
+
+fn pin() -> AuthPin {
+    AuthPin::new(PIN.into())
+}
+
+fn token_rv(slot: Slot) -> CK_RV {
+    let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+    unsafe { (functions().C_GetTokenInfo.unwrap())(slot.id(), &mut info) }
+}
+
+fn session_info_rv(session: CK_SESSION_HANDLE) -> CK_RV {
+    let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
+    unsafe { (functions().C_GetSessionInfo.unwrap())(session, &mut info) }
+}
+
+/// Raw C_SignInit + C_Sign (cryptoki's session wrapper cannot outlive a removal test's
+/// expectations about exact return values); returns (rv of C_Sign, signature).
+fn raw_sign(
+    session: CK_SESSION_HANDLE,
+    mechanism: CK_MECHANISM_TYPE,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+) -> (CK_RV, Vec<u8>) {
+    let f = functions();
+    let mut m = CK_MECHANISM {
+        mechanism,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    };
+    let rv = unsafe { (f.C_SignInit.unwrap())(session, &mut m, key) };
+    if rv != CKR_OK {
+        return (rv, Vec::new());
+    }
+    let mut signature = vec![0u8; 512];
+    let mut len = signature.len() as CK_ULONG;
+    let rv = unsafe {
+        (f.C_Sign.unwrap())(
+            session,
+            data.as_ptr() as *mut _,
+            data.len() as CK_ULONG,
+            signature.as_mut_ptr(),
+            &mut len,
+        )
+    };
+    signature.truncate(if rv == CKR_OK { len as usize } else { 0 });
+    (rv, signature)
+}
+
+fn private_keys(session: &Session) -> Vec<cryptoki::object::ObjectHandle> {
+    session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .expect("find keys")
+}
+
+fn certificate_ids(session: &Session) -> Vec<Vec<u8>> {
+    let certs = session
+        .find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])
+        .expect("find certificates");
+    certs
+        .into_iter()
+        .map(|c| {
+            match session
+                .get_attributes(c, &[AttributeType::Value])
+                .unwrap()
+                .pop()
+            {
+                Some(Attribute::Value(v)) => v,
+                other => panic!("certificate value: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+// ---- tests ----
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn hardware_slots_token_info_and_every_mechanism() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot_a = reader_slot(&pkcs11, 0);
+    let slot_b = reader_slot(&pkcs11, 1);
+    assert_ne!(slot_a, slot_b);
+    let _a = plug(&pkcs11, card_a(), 0);
+    let _b = plug(&pkcs11, card_b(), 1);
+
+    for (slot, serial, keys) in [(slot_a, SERIAL_A, 3), (slot_b, SERIAL_B, 2)] {
+        let info = pkcs11.get_slot_info(slot).unwrap();
+        assert!(info.hardware_slot() && info.removable_device() && info.token_present());
+        let token = pkcs11.get_token_info(slot).unwrap();
+        assert_eq!(token.serial_number(), serial);
+        assert_eq!(token.label(), format!("AKIS_{serial}"));
+        assert!(token.token_initialized() && token.login_required() && token.rng());
+        assert!(token.user_pin_initialized() && !token.user_pin_locked());
+
+        let session = pkcs11.open_ro_session(slot).unwrap();
+        // Not logged in: private keys are hidden, and a key handle learnt while logged
+        // in cannot sign.
+        assert!(private_keys(&session).is_empty());
+        session.login(UserType::User, Some(&pin())).unwrap();
+        let handles = private_keys(&session);
+        assert_eq!(handles.len(), keys);
+        session.logout().unwrap();
+        assert_eq!(
+            rv(session.sign(&Mechanism::Sha256RsaPkcs, handles[0], b"x")),
+            RvError::UserNotLoggedIn
+        );
+        session.login(UserType::User, Some(&pin())).unwrap();
+        let started = Instant::now();
+        let mut signatures = 0;
+        for key in handles {
+            signatures += sign_every_mechanism(&session, key);
+        }
+        eprintln!(
+            "{serial}: {signatures} signatures verified through pcscd in {:?}",
+            started.elapsed()
+        );
+    }
+    // RSA-3072 is announced by the mechanism info of card B's slot.
+    let rsa = pkcs11
+        .get_mechanism_info(slot_b, MechanismType::SHA256_RSA_PKCS)
+        .unwrap();
+    assert_eq!(rsa.max_key_size(), 3072);
+    // Array outputs: NULL → count; too small → count and CKR_BUFFER_TOO_SMALL.
+    let f = functions();
+    unsafe {
+        let mut count: CK_ULONG = 0;
+        assert_eq!(
+            (f.C_GetSlotList.unwrap())(CK_TRUE, null_mut(), &mut count),
+            CKR_OK
+        );
+        assert!(count >= 2, "both vpcd readers hold a card");
+        let mut one = [0 as CK_SLOT_ID; 1];
+        let mut room: CK_ULONG = 1;
+        assert_eq!(
+            (f.C_GetSlotList.unwrap())(CK_TRUE, one.as_mut_ptr(), &mut room),
+            CKR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(room, count);
+        let mut mechanisms = [0 as CK_MECHANISM_TYPE; 2];
+        let mut room: CK_ULONG = 2;
+        assert_eq!(
+            (f.C_GetMechanismList.unwrap())(slot_b.id(), mechanisms.as_mut_ptr(), &mut room),
+            CKR_BUFFER_TOO_SMALL
+        );
+        assert!(room > 2);
+    }
+    let slots_before: Vec<Slot> = pkcs11.get_all_slots().unwrap();
+    drop((_a, _b));
+    assert_eq!(pkcs11.get_all_slots().unwrap(), slots_before);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn removal_reinsertion_and_another_card_in_the_same_reader() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot = reader_slot(&pkcs11, 0);
+    let mut plugged = plug(&pkcs11, card_a(), 0);
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let key = keys_of_type(&session, KeyType::EC)[0];
+    let handle = session.handle();
+    let (code, _) = raw_sign(handle, CKM_ECDSA_SHA256, key.handle(), b"before");
+    assert_eq!(code, CKR_OK);
+    let certs_a = certificate_ids(&session);
+
+    // Card pulled before C_Sign: the call fails with "removed" or "not present"
+    // whether or not the module has noticed yet.
+    plugged.unplug();
+    let pulled = Instant::now();
+    let (code, _) = raw_sign(handle, CKM_ECDSA_SHA256, key.handle(), b"after removal");
+    eprintln!(
+        "C_Sign right after the card was pulled: {code:#x} in {:?}",
+        pulled.elapsed()
+    );
+    assert!(
+        [
+            CKR_DEVICE_REMOVED,
+            CKR_TOKEN_NOT_PRESENT,
+            CKR_SESSION_HANDLE_INVALID
+        ]
+        .contains(&code),
+        "C_Sign after removal: {code:#x}"
+    );
+    let seen = wait_presence(&pkcs11, slot, false).expect("removal never seen");
+    eprintln!(
+        "removal seen by C_GetSlotInfo {:?} after the card was pulled",
+        pulled.elapsed().max(seen)
+    );
+    assert_eq!(session_info_rv(handle), CKR_SESSION_HANDLE_INVALID);
+    assert_eq!(token_rv(slot), CKR_TOKEN_NOT_PRESENT);
+    assert_eq!(reader_slot(&pkcs11, 0), slot, "slot ID changed");
+    assert!(pkcs11.get_all_slots().unwrap().contains(&slot));
+    assert!(!pkcs11.get_slots_with_token().unwrap().contains(&slot));
+    drop(session); // its handle is already gone with the card
+
+    // The same card back: a new token, logged out.
+    let plugged = plug(&pkcs11, card_a(), 0);
+    assert_eq!(reader_slot(&pkcs11, 0), slot);
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    assert_eq!(
+        session.get_session_info().unwrap().session_state(),
+        SessionState::RoPublic
+    );
+    assert!(private_keys(&session).is_empty(), "still logged in");
+    assert!(!plugged.card.is_verified(PIN_REFERENCE));
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let key = keys_of_type(&session, KeyType::EC)[0];
+    let (code, _) = raw_sign(session.handle(), CKM_ECDSA_SHA256, key.handle(), b"again");
+    assert_eq!(code, CKR_OK);
+    drop(session);
+    drop(plugged);
+    assert!(wait_presence(&pkcs11, slot, false).is_some());
+
+    // Another card in the same reader is a different token.
+    let plugged_b = plug(&pkcs11, card_b(), 0);
+    let token = pkcs11.get_token_info(slot).unwrap();
+    assert_eq!(token.serial_number(), SERIAL_B);
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    let certs_b = certificate_ids(&session);
+    assert!(certs_b.iter().all(|c| !certs_a.contains(c)));
+    assert!(
+        private_keys(&session).is_empty(),
+        "card B logged in by card A's PIN"
+    );
+    assert!(!plugged_b.card.is_verified(PIN_REFERENCE));
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let rsa = keys_of_type(&session, KeyType::RSA)[0];
+    let spki = certificate_spki(&session, rsa);
+    let signature = session
+        .sign(&Mechanism::Sha256RsaPkcs, rsa, b"card B")
+        .unwrap();
+    verify_rsa(&spki, &Mechanism::Sha256RsaPkcs, b"card B", &signature);
+
+    // Swapped back to card A while the application looks away (no call in between):
+    // the logged-in session of card B must not carry over to card A.
+    let handle_b = session.handle();
+    let mut plugged_b = plugged_b;
+    plugged_b.unplug();
+    let plugged_a = Plugged::new(card_a(), 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, _) = raw_sign(handle_b, CKM_SHA256_RSA_PKCS, rsa.handle(), b"swapped");
+    assert!(
+        [CKR_DEVICE_REMOVED, CKR_SESSION_HANDLE_INVALID].contains(&code),
+        "C_Sign on card B's session with card A inserted: {code:#x}"
+    );
+    assert_eq!(session_info_rv(handle_b), CKR_SESSION_HANDLE_INVALID);
+    assert_eq!(
+        pkcs11.get_token_info(slot).unwrap().serial_number(),
+        SERIAL_A
+    );
+    let session_a = pkcs11.open_ro_session(slot).unwrap();
+    assert!(private_keys(&session_a).is_empty(), "swap kept the login");
+    assert!(!plugged_a.card.is_verified(PIN_REFERENCE));
+    drop((session, session_a, plugged_a));
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn card_pulled_during_sign() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot = reader_slot(&pkcs11, 0);
+    // Card A over a hand-written vpcd loop that drops the connection, unanswered, at
+    // the first PSO: COMPUTE DIGITAL SIGNATURE once `pull` is set.
+    let card = card_a();
+    let pull = Arc::new(AtomicBool::new(false));
+    let _raw = {
+        let (card, pull) = (card.clone(), pull.clone());
+        RawCard::new(0, move |body| match body {
+            [0x00] => {
+                card.power_off();
+                Reply::Silent
+            }
+            [0x01] | [0x02] => {
+                card.power_on();
+                Reply::Silent
+            }
+            [0x04] => Reply::Answer(card.atr()),
+            [_] => Reply::Silent,
+            [0x00, 0x2A, 0x9E, 0x9A, ..] if pull.load(Ordering::SeqCst) => {
+                card.remove();
+                Reply::Pull
+            }
+            apdu => Reply::Answer(card.transmit(apdu)),
+        })
+    };
+    assert!(wait_presence(&pkcs11, slot, true).is_some());
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let key = keys_of_type(&session, KeyType::EC)[0];
+    let handle = session.handle();
+    assert_eq!(
+        raw_sign(handle, CKM_ECDSA_SHA256, key.handle(), b"ok").0,
+        CKR_OK
+    );
+    pull.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let (code, _) = raw_sign(handle, CKM_ECDSA_SHA256, key.handle(), b"pulled");
+    eprintln!(
+        "C_Sign with the card pulled mid-APDU returned {code:#x} after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        code == CKR_DEVICE_REMOVED || code == CKR_TOKEN_NOT_PRESENT,
+        "C_Sign: {code:#x}"
+    );
+    assert_eq!(session_info_rv(handle), CKR_SESSION_HANDLE_INVALID);
+    assert!(wait_presence(&pkcs11, slot, false).is_some());
+    assert_eq!(token_rv(slot), CKR_TOKEN_NOT_PRESENT);
+    assert_eq!(reader_slot(&pkcs11, 0), slot);
+    drop(session);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn reset_by_another_process_logs_out_without_replaying_the_pin() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot = reader_slot(&pkcs11, 0);
+    let plugged = plug(&pkcs11, card_a(), 0);
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let key = keys_of_type(&session, KeyType::EC)[0];
+    session
+        .sign(&Mechanism::EcdsaSha256, key, b"before reset")
+        .unwrap();
+    assert!(plugged.card.is_verified(PIN_REFERENCE));
+    let tries = plugged.card.status().pin.map(|p| p.tries_left);
+
+    // Another application (its own PC/SC context) resets the card.
+    let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
+    let name = std::ffi::CString::new(READERS[0].0).unwrap();
+    let other = context
+        .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .expect("second application connects");
+    other
+        .disconnect(pcsc::Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .expect("reset by the other application");
+    assert!(!plugged.card.is_verified(PIN_REFERENCE));
+
+    let (code, _) = raw_sign(session.handle(), CKM_ECDSA_SHA256, key.handle(), b"after");
+    assert_eq!(code, CKR_USER_NOT_LOGGED_IN);
+    // The module did not log in again by itself: no VERIFY reached the card.
+    assert!(!plugged.card.is_verified(PIN_REFERENCE), "PIN replayed");
+    assert_eq!(plugged.card.status().pin.map(|p| p.tries_left), tries);
+    assert_eq!(
+        session.get_session_info().unwrap().session_state(),
+        SessionState::RoPublic
+    );
+    assert_eq!(
+        pkcs11.get_token_info(slot).unwrap().serial_number(),
+        SERIAL_A
+    );
+    session.login(UserType::User, Some(&pin())).unwrap();
+    session
+        .sign(&Mechanism::EcdsaSha256, key, b"after login")
+        .unwrap();
+    drop(session);
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn eight_threads_sign_at_once() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot = reader_slot(&pkcs11, 0);
+    let plugged = plug(&pkcs11, card_a(), 0);
+    let login = pkcs11.open_ro_session(slot).unwrap();
+    login.login(UserType::User, Some(&pin())).unwrap();
+    let keys: Vec<_> = private_keys(&login)
+        .into_iter()
+        .map(|k| (k, certificate_spki(&login, k)))
+        .collect();
+    let transactions = plugged.card.stats().apdus;
+    let started = Instant::now();
+    let verified = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (pkcs11, keys, verified) = (&pkcs11, &keys, &verified);
+            s.spawn(move || {
+                let session = pkcs11.open_ro_session(slot).unwrap();
+                for i in 0..5 {
+                    let (key, spki) = &keys[(t + i) % keys.len()];
+                    let message = format!("thread {t} message {i}");
+                    let ec = spki.len() < 200;
+                    let mechanism = if ec {
+                        Mechanism::EcdsaSha256
+                    } else {
+                        Mechanism::Sha256RsaPkcs
+                    };
+                    let signature = session.sign(&mechanism, *key, message.as_bytes()).unwrap();
+                    if ec {
+                        verify_ec(
+                            spki,
+                            &hash(MechanismType::SHA256, message.as_bytes()),
+                            &signature,
+                        );
+                    } else {
+                        verify_rsa(spki, &mechanism, message.as_bytes(), &signature);
+                    }
+                    verified.fetch_add(1, Ordering::SeqCst);
+                    pkcs11.get_token_info(slot).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(verified.load(Ordering::SeqCst), 40);
+    eprintln!(
+        "40 signatures (RSA-2048, P-256, P-384) on 8 threads through pcscd in {:?}, {} APDUs",
+        started.elapsed(),
+        plugged.card.stats().apdus - transactions
+    );
+    drop(login);
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn slot_events_through_pcscd() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot = reader_slot(&pkcs11, 0);
+    let f = functions();
+    let wait = |flags: CK_FLAGS| -> Result<CK_SLOT_ID, CK_RV> {
+        let mut id = 0;
+        match unsafe { (functions().C_WaitForSlotEvent.unwrap())(flags, &mut id, null_mut()) } {
+            CKR_OK => Ok(id),
+            code => Err(code),
+        }
+    };
+    assert_eq!(wait(CKF_DONT_BLOCK), Err(CKR_NO_EVENT));
+
+    // Insertion wakes a blocked wait.
+    let waiter = std::thread::spawn(move || (wait(0), Instant::now()));
+    std::thread::sleep(Duration::from_millis(200));
+    let plugged_at = Instant::now();
+    let mut plugged = Plugged::new(card_a(), 0);
+    let (event, at) = waiter.join().unwrap();
+    assert_eq!(event, Ok(slot.id()));
+    eprintln!(
+        "insertion reported by C_WaitForSlotEvent after {:?}",
+        at - plugged_at
+    );
+    assert!(pkcs11.get_slot_info(slot).unwrap().token_present());
+    assert_eq!(wait(CKF_DONT_BLOCK), Err(CKR_NO_EVENT));
+
+    // Removal too.
+    let waiter = std::thread::spawn(move || (wait(0), Instant::now()));
+    std::thread::sleep(Duration::from_millis(200));
+    // Measured from the closed vpcd connection (unplug waits for the serving thread).
+    plugged.unplug();
+    let pulled_at = Instant::now();
+    let (event, at) = waiter.join().unwrap();
+    assert_eq!(event, Ok(slot.id()));
+    eprintln!(
+        "removal reported by C_WaitForSlotEvent after {:?}",
+        at - pulled_at
+    );
+    assert!(!pkcs11.get_slot_info(slot).unwrap().token_present());
+    assert_eq!(wait(CKF_DONT_BLOCK), Err(CKR_NO_EVENT));
+
+    // C_Finalize from another thread releases a blocked wait.
+    let waiter = std::thread::spawn(move || (wait(0), Instant::now()));
+    std::thread::sleep(Duration::from_millis(300));
+    let finalized_at = Instant::now();
+    assert_eq!(unsafe { (f.C_Finalize.unwrap())(null_mut()) }, CKR_OK);
+    let (event, at) = waiter.join().unwrap();
+    assert_eq!(event, Err(CKR_CRYPTOKI_NOT_INITIALIZED));
+    let took = at - finalized_at;
+    eprintln!("C_Finalize released the blocked wait in {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    drop(pkcs11); // already finalized through the raw call
+}
+
+/// Answer of the AKIS-looking card without a PKCS#15 application: only the MF exists.
+fn no_application(apdu: &[u8]) -> Vec<u8> {
+    match apdu {
+        [0x00, 0xA4, 0x00, _, 0x02, 0x3F, 0x00, ..] => vec![0x90, 0x00],
+        [_, 0xA4, ..] | [_, 0xB0, ..] | [_, 0xB2, ..] => vec![0x6A, 0x82],
+        _ => vec![0x6D, 0x00],
+    }
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn foreign_cards_are_not_recognized() {
+    let _guard = serial();
+    let pkcs11 = open();
+    // A non-AKIS ATR (a generic T=1 card) in reader 0, and the AKIS software card's ATR
+    // on a card without the PKCS#15 application in reader 1.
+    let foreign_atr = vec![
+        0x3B, 0x88, 0x80, 0x01, 0x4A, 0x43, 0x4F, 0x50, 0x32, 0x34, 0x32, 0x52, 0x03,
+    ];
+    let foreign = RawCard::answering(0, foreign_atr, |_| vec![0x6D, 0x00]);
+    let empty = RawCard::answering(1, virtual_card::ATR.to_vec(), no_application);
+    for (reader, (name, _)) in READERS.iter().enumerate() {
+        let slot = reader_slot(&pkcs11, reader);
+        assert!(wait_presence(&pkcs11, slot, true).is_some());
+        let info = pkcs11.get_slot_info(slot).unwrap();
+        assert!(info.token_present() && info.hardware_slot());
+        assert_eq!(
+            rv(pkcs11.get_token_info(slot)),
+            RvError::TokenNotRecognized,
+            "{name}"
+        );
+        assert_eq!(
+            rv(pkcs11.open_ro_session(slot)),
+            RvError::TokenNotRecognized
+        );
+        assert_eq!(
+            rv(pkcs11.get_mechanism_list(slot)),
+            RvError::TokenNotRecognized
+        );
+        // Listed with tokenPresent = TRUE (a card is there), as PKCS#11 wants.
+        assert!(pkcs11.get_slots_with_token().unwrap().contains(&slot));
+    }
+    // The foreign ATR is refused without a single APDU; the AKIS-looking card was asked
+    // for the application (by AID, then through EF.DIR) and nothing else.
+    assert_eq!(foreign.apdus(), Vec::<Vec<u8>>::new());
+    let asked = empty.apdus();
+    assert!(!asked.is_empty());
+    assert!(
+        asked
+            .iter()
+            .all(|a| matches!(a[1], 0xA4 | 0xB0 | 0xB2 | 0xC0)),
+        "{asked:02X?}"
+    );
+    assert!(
+        !asked.iter().any(|a| a[1] == 0x20),
+        "a PIN command sent to a foreign card"
+    );
+    // A second query is answered from memory (no new APDUs).
+    let count = asked.len();
+    let _ = pkcs11.get_token_info(reader_slot(&pkcs11, 1));
+    assert_eq!(empty.apdus().len(), count);
+
+    // The verdict belongs to that insertion: an AKIS card in the same reader is bound.
+    let slot = reader_slot(&pkcs11, 1);
+    drop(empty);
+    assert!(wait_presence(&pkcs11, slot, false).is_some());
+    let _plugged = plug(&pkcs11, card_a(), 1);
+    assert_eq!(
+        pkcs11.get_token_info(slot).unwrap().serial_number(),
+        SERIAL_A
+    );
+    drop(foreign);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn random_through_get_challenge_and_length_queries() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot = reader_slot(&pkcs11, 0);
+    let plugged = plug(&pkcs11, card_a(), 0);
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    let before = plugged.card.stats().apdus;
+    let a = session.generate_random_vec(32).unwrap();
+    let b = session.generate_random_vec(32).unwrap();
+    assert_ne!(a, b);
+    assert!(
+        plugged.card.stats().apdus >= before + 2,
+        "GET CHALLENGE not sent"
+    );
+    let long = session.generate_random_vec(1000).unwrap();
+    assert_eq!(long.len(), 1000);
+    assert!(long.windows(32).any(|w| w != &long[..32]));
+
+    // Length queries answer without the card; a too-small buffer keeps the operation.
+    session.login(UserType::User, Some(&pin())).unwrap();
+    let rsa = keys_of_type(&session, KeyType::RSA)[0];
+    let spki = certificate_spki(&session, rsa);
+    let f = functions();
+    let h = session.handle();
+    let mut m = CK_MECHANISM {
+        mechanism: CKM_SHA256_RSA_PKCS,
+        pParameter: null_mut(),
+        ulParameterLen: 0,
+    };
+    let data = b"length queries";
+    unsafe {
+        assert_eq!((f.C_SignInit.unwrap())(h, &mut m, rsa.handle()), CKR_OK);
+        let apdus = plugged.card.stats().apdus;
+        let mut len: CK_ULONG = 0;
+        let sign = f.C_Sign.unwrap();
+        assert_eq!(
+            sign(
+                h,
+                data.as_ptr() as *mut _,
+                data.len() as _,
+                null_mut(),
+                &mut len
+            ),
+            CKR_OK
+        );
+        assert_eq!(len, 256);
+        assert_eq!(
+            plugged.card.stats().apdus,
+            apdus,
+            "length query reached the card"
+        );
+        let mut small = [0u8; 16];
+        len = 16;
+        assert_eq!(
+            sign(
+                h,
+                data.as_ptr() as *mut _,
+                data.len() as _,
+                small.as_mut_ptr(),
+                &mut len
+            ),
+            CKR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(len, 256);
+        let mut signature = vec![0u8; 256];
+        assert_eq!(
+            sign(
+                h,
+                data.as_ptr() as *mut _,
+                data.len() as _,
+                signature.as_mut_ptr(),
+                &mut len
+            ),
+            CKR_OK
+        );
+        verify_rsa(
+            &spki,
+            &Mechanism::Sha256RsaPkcs,
+            data,
+            &signature[..len as usize],
+        );
+    }
+    drop(session);
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
