@@ -10,6 +10,7 @@ packages=(
   openssl gcc                                                  # verifying signatures, C ABI test
   iproute2 procps                                              # ss, pgrep/pkill in the test harness
   softhsm2                                                     # a second PKCS#11 module: eimza CLI tests, benchmarks
+  dpkg-dev binutils                                            # packaging/build-deb.sh: dpkg-architecture, dpkg-shlibdeps, strip
   libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
   openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
   python3-venv                                                 # pyHanko and python-pkcs11 from PyPI in venvs
