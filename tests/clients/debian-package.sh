@@ -113,6 +113,14 @@ list_modules() {
     grep -q "token: $TOKEN"
 }
 
+gnutls_lists_token() {
+  # GnuTLS loads the modules registered with p11-kit, no --provider given
+  local out
+  out=$(p11tool --list-tokens) || return 1
+  echo "$out"
+  grep -q "token=$TOKEN" <<<"$out"
+}
+
 # id_of MODULE LABEL: CKA_ID (hex) of the certificate with that label
 # (pkcs11-tool 0.23 ignores --label when it picks the signing key).
 id_of() {
@@ -190,6 +198,7 @@ check "installed: dpkg status, module, /usr/bin/eimza, p11-kit file, policy snip
 check "apt-get reinstalls it (the scenario can run again)" install_deb
 check "Firefox policy snippet names the installed module" policy_points_at_module
 check "p11-kit list-modules shows eimza with the card's token" list_modules
+check "GnuTLS p11tool --list-tokens shows the token" gnutls_lists_token
 check "certificates read through the installed module" pubkeys
 check "p11-kit-proxy.so: pkcs11-tool -L shows the token" lists_token "$PROXY"
 check "p11-kit-proxy.so: RSA and ECDSA signatures verify" sign_verify "$PROXY"
