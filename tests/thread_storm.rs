@@ -170,6 +170,9 @@ fn restarter(counts: &Counts) {
     }
 }
 
+/// Name, loop body, number of threads.
+type Role = (&'static str, fn(&Counts), usize);
+
 #[test]
 fn sixteen_threads_mixing_calls_and_restarts() {
     let _guard = serial();
@@ -178,7 +181,7 @@ fn sixteen_threads_mixing_calls_and_restarts() {
     assert_eq!(initialize(), CKR_OK);
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new(Counts::default());
-    let roles: [(&str, fn(&Counts), usize); 5] = [
+    let roles: [Role; 5] = [
         ("signer", signer, 5),
         ("logout", logger_out, 2),
         ("lister", lister, 3),

@@ -97,7 +97,10 @@ fuzz_target!(|data: &[u8]| {
         next += 1;
         next
     });
-    assert!(objects.len() >= 3, "key pair and CA certificate always present");
+    assert!(
+        objects.len() >= 3,
+        "key pair and CA certificate always present"
+    );
     for object in &objects {
         let _ = object.size();
         let mut template = Vec::new();

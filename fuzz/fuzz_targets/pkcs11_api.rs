@@ -13,7 +13,7 @@ use eimza_fuzz::Input;
 use eimza_pkcs11::reader::software::{SoftCard, SoftwareReader, VirtualSoftCard};
 use eimza_pkcs11::reader::{ReaderSet, SystemReaderSet};
 use libfuzzer_sys::fuzz_target;
-use std::ptr::{null, null_mut};
+use std::ptr::null_mut;
 use std::sync::{Arc, Mutex, OnceLock};
 use virtual_card::personalise::{create, CreateOptions};
 use virtual_card::{CardImage, KeyAlgorithm, VirtualCard};
@@ -65,7 +65,7 @@ fn fresh_readers() -> Arc<dyn ReaderSet> {
 
 extern "C" fn create_mutex(mutex: *mut *mut std::ffi::c_void) -> CK_RV {
     if !mutex.is_null() {
-        unsafe { *mutex = 1 as *mut _ };
+        unsafe { *mutex = std::ptr::dangling_mut() };
     }
     CKR_OK
 }
@@ -173,7 +173,11 @@ fn template(input: &mut Input<'_>, for_output: bool) -> Template {
         };
         let (p, len) = if mode == 0 {
             // NULL pValue: lengths are ignored on output, must be 0 on input.
-            let len = if for_output { CK_ULONG::from(input.u32()) } else { 0 };
+            let len = if for_output {
+                CK_ULONG::from(input.u32())
+            } else {
+                0
+            };
             (null_mut(), len)
         } else {
             (buffer.as_mut_ptr().cast(), buffer.len() as CK_ULONG)
@@ -230,8 +234,10 @@ fn mechanism(input: &mut Input<'_>) -> (CK_MECHANISM, Vec<u64>) {
         0 => (null_mut(), 0),
         1 => {
             let pss = CK_RSA_PKCS_PSS_PARAMS {
-                hashAlg: [CKM_SHA256, CKM_SHA_1, CKM_SHA384, CKM_SHA512][usize::from(input.u8() % 4)],
-                mgf: [CKG_MGF1_SHA256, CKG_MGF1_SHA1, CKG_MGF1_SHA384, 77][usize::from(input.u8() % 4)],
+                hashAlg: [CKM_SHA256, CKM_SHA_1, CKM_SHA384, CKM_SHA512]
+                    [usize::from(input.u8() % 4)],
+                mgf: [CKG_MGF1_SHA256, CKG_MGF1_SHA1, CKG_MGF1_SHA384, 77]
+                    [usize::from(input.u8() % 4)],
                 sLen: CK_ULONG::from(input.u8()),
             };
             unsafe { std::ptr::write(param.as_mut_ptr().cast(), pss) };
@@ -243,7 +249,11 @@ fn mechanism(input: &mut Input<'_>) -> (CK_MECHANISM, Vec<u64>) {
         2 => {
             let bytes = input.bytes(64);
             unsafe {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr(), param.as_mut_ptr().cast(), bytes.len())
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    param.as_mut_ptr().cast(),
+                    bytes.len(),
+                )
             };
             (param.as_mut_ptr().cast(), bytes.len() as CK_ULONG)
         }
@@ -297,8 +307,16 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             let present = CK_BBOOL::from(input.bool());
             let mut slots = vec![0; usize::from(input.u8() % 4)];
             let mut count = slots.len() as CK_ULONG;
-            let list = if slots.is_empty() { null_mut() } else { slots.as_mut_ptr() };
-            let count_ptr = if input.u8() == 0xEE { null_mut() } else { &mut count as *mut _ };
+            let list = if slots.is_empty() {
+                null_mut()
+            } else {
+                slots.as_mut_ptr()
+            };
+            let count_ptr = if input.u8() == 0xEE {
+                null_mut()
+            } else {
+                &mut count as *mut _
+            };
             let rv = f.C_GetSlotList.unwrap()(present, list, count_ptr);
             if rv == CKR_OK && !list.is_null() {
                 assert!(count as usize <= slots.len(), "slot count past the buffer");
@@ -321,10 +339,17 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             let slot = pick(input, &seen.slots);
             let mut list = vec![0; usize::from(input.u8() % 20)];
             let mut count = list.len() as CK_ULONG;
-            let p = if list.is_empty() { null_mut() } else { list.as_mut_ptr() };
+            let p = if list.is_empty() {
+                null_mut()
+            } else {
+                list.as_mut_ptr()
+            };
             let rv = f.C_GetMechanismList.unwrap()(slot, p, &mut count);
             if rv == CKR_OK && !p.is_null() {
-                assert!(count as usize <= list.len(), "mechanism count past the buffer");
+                assert!(
+                    count as usize <= list.len(),
+                    "mechanism count past the buffer"
+                );
             }
             rv
         }
@@ -347,7 +372,11 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
                 _ => CK_ULONG::from(input.u32()),
             };
             let mut session = 0;
-            let out = if input.u8() == 0xEE { null_mut() } else { &mut session as *mut _ };
+            let out = if input.u8() == 0xEE {
+                null_mut()
+            } else {
+                &mut session as *mut _
+            };
             let rv = f.C_OpenSession.unwrap()(slot, flags, null_mut(), None, out);
             if rv == CKR_OK {
                 assert_ne!(session, CK_INVALID_HANDLE, "session handle 0");
@@ -395,8 +424,16 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             let s = pick(input, &seen.sessions);
             let mut found = vec![0; usize::from(input.u8() % 12)];
             let mut count = CK_ULONG::MAX;
-            let p = if found.is_empty() { null_mut() } else { found.as_mut_ptr() };
-            let max = if p.is_null() { CK_ULONG::from(input.u8() % 2) } else { found.len() as CK_ULONG };
+            let p = if found.is_empty() {
+                null_mut()
+            } else {
+                found.as_mut_ptr()
+            };
+            let max = if p.is_null() {
+                CK_ULONG::from(input.u8() % 2)
+            } else {
+                found.len() as CK_ULONG
+            };
             let rv = f.C_FindObjects.unwrap()(s, p, max, &mut count);
             if rv == CKR_OK {
                 assert!(count <= max, "C_FindObjects returned more than asked");
@@ -415,7 +452,10 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             for (a, len_before) in t.attributes.iter().zip(before) {
                 // Never claims to have written past the caller's buffer.
                 if !a.pValue.is_null() && a.ulValueLen != CK_UNAVAILABLE_INFORMATION {
-                    assert!(a.ulValueLen <= len_before, "attribute length past the buffer");
+                    assert!(
+                        a.ulValueLen <= len_before,
+                        "attribute length past the buffer"
+                    );
                 }
             }
             rv
@@ -430,7 +470,11 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             let s = pick(input, &seen.sessions);
             let key = pick(input, &seen.objects);
             let (mut m, _param) = mechanism(input);
-            let mp = if input.u8() == 0xEE { null_mut() } else { &mut m as *mut _ };
+            let mp = if input.u8() == 0xEE {
+                null_mut()
+            } else {
+                &mut m as *mut _
+            };
             f.C_SignInit.unwrap()(s, mp, key)
         }
         27 | 28 => {
@@ -439,10 +483,17 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             let (dp, dl) = ptr_len(data.as_deref());
             let mut sig = out_buffer(input);
             let mut len = sig.len() as CK_ULONG;
-            let lp = if input.u8() == 0xEE { null_mut() } else { &mut len as *mut _ };
+            let lp = if input.u8() == 0xEE {
+                null_mut()
+            } else {
+                &mut len as *mut _
+            };
             let rv = f.C_Sign.unwrap()(s, dp, dl, out_ptr(&mut sig), lp);
             if rv == CKR_OK && !sig.is_empty() {
-                assert!(len as usize <= sig.len(), "signature length past the buffer");
+                assert!(
+                    len as usize <= sig.len(),
+                    "signature length past the buffer"
+                );
             }
             rv
         }
@@ -458,20 +509,35 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             let mut len = sig.len() as CK_ULONG;
             let rv = f.C_SignFinal.unwrap()(s, out_ptr(&mut sig), &mut len);
             if rv == CKR_OK && !sig.is_empty() {
-                assert!(len as usize <= sig.len(), "signature length past the buffer");
+                assert!(
+                    len as usize <= sig.len(),
+                    "signature length past the buffer"
+                );
             }
             rv
         }
         31 => {
             let s = pick(input, &seen.sessions);
             let mut buffer = vec![0u8; usize::from(input.u16() % 4096)];
-            let p = if buffer.is_empty() { null_mut() } else { buffer.as_mut_ptr() };
-            let len = if p.is_null() { CK_ULONG::from(input.u8() % 2) } else { buffer.len() as CK_ULONG };
+            let p = if buffer.is_empty() {
+                null_mut()
+            } else {
+                buffer.as_mut_ptr()
+            };
+            let len = if p.is_null() {
+                CK_ULONG::from(input.u8() % 2)
+            } else {
+                buffer.len() as CK_ULONG
+            };
             f.C_GenerateRandom.unwrap()(s, p, len)
         }
         32 => {
             let mut slot: CK_SLOT_ID = 0;
-            let sp = if input.bool() { &mut slot as *mut _ } else { null_mut() };
+            let sp = if input.bool() {
+                &mut slot as *mut _
+            } else {
+                null_mut()
+            };
             f.C_WaitForSlotEvent.unwrap()(CKF_DONT_BLOCK, sp, null_mut())
         }
         _ => {
@@ -540,5 +606,4 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = f.C_Finalize.unwrap()(null_mut());
     }
-    let _ = null::<u8>();
 });

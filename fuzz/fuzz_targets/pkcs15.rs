@@ -8,7 +8,12 @@ use eimza_pkcs15 as p15;
 use libfuzzer_sys::fuzz_target;
 
 /// decode(encode(v)) must succeed and encode to the same bytes again.
-fn stable<T>(name: &str, value: &T, encode: impl Fn(&T) -> Vec<u8>, decode: impl Fn(&[u8]) -> p15::Result<T>) {
+fn stable<T>(
+    name: &str,
+    value: &T,
+    encode: impl Fn(&T) -> Vec<u8>,
+    decode: impl Fn(&[u8]) -> p15::Result<T>,
+) {
     let first = encode(value);
     let again = decode(&first).unwrap_or_else(|e| panic!("{name}: own encoding rejected: {e}"));
     assert_eq!(encode(&again), first, "{name}: encoding not stable");
@@ -17,7 +22,12 @@ fn stable<T>(name: &str, value: &T, encode: impl Fn(&T) -> Vec<u8>, decode: impl
 fuzz_target!(|data: &[u8]| {
     let _ = p15::der_total_length(data);
     if let Ok(records) = p15::parse_dir_records(data) {
-        stable("EF.DIR", &records, |r| p15::encode_dir_records(r), p15::parse_dir_records);
+        stable(
+            "EF.DIR",
+            &records,
+            |r| p15::encode_dir_records(r),
+            p15::parse_dir_records,
+        );
     }
     if let Ok(entries) = p15::parse_odf(data) {
         for kind in [
@@ -35,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(info) = p15::parse_token_info(data) {
         if let Ok(bytes) = p15::encode_token_info(&info) {
             let again = p15::parse_token_info(&bytes).expect("TokenInfo: own encoding rejected");
-            assert_eq!(p15::encode_token_info(&again).ok(), Some(bytes), "TokenInfo: encoding not stable");
+            assert_eq!(
+                p15::encode_token_info(&again).ok(),
+                Some(bytes),
+                "TokenInfo: encoding not stable"
+            );
         }
     }
     if let Ok(pins) = p15::parse_aodf(data) {

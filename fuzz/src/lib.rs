@@ -127,8 +127,8 @@ impl CardChannel for ScriptedChannel {
 
 /// AKIS v1.0 ATR (pkcs11-spec.md §1.1): short APDUs, at most 244 bytes per answer.
 pub const ATR_AKIS_V10: [u8; 19] = [
-    0x3B, 0xBA, 0x11, 0x00, 0x81, 0x31, 0xFE, 0x4D, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x20, 0x56,
-    0x31, 0x2E, 0x30, 0xAE,
+    0x3B, 0xBA, 0x11, 0x00, 0x81, 0x31, 0xFE, 0x4D, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x20, 0x56, 0x31,
+    0x2E, 0x30, 0xAE,
 ];
 
 /// The ATR of a card_answers input: half the selector values pick a known family (so
@@ -164,7 +164,11 @@ pub fn card_session(card: &mut Card, options: u8, challenge_len: usize) {
     let token = card.bind();
     let (pin, puk, keys) = match &token {
         Ok(t) => (t.user_pin.clone(), t.puk.clone(), t.keys.clone()),
-        Err(_) => (fallback_pin(0x81, 3), Some(fallback_pin(0x82, 10)), Vec::new()),
+        Err(_) => (
+            fallback_pin(0x81, 3),
+            Some(fallback_pin(0x82, 10)),
+            Vec::new(),
+        ),
     };
     if let Ok(t) = &token {
         // Whatever the card said, what bind returns must be usable by the object layer.
@@ -193,8 +197,7 @@ pub fn card_session(card: &mut Card, options: u8, challenge_len: usize) {
     };
     let consent = key.is_some_and(|k| k.user_consent) || options & 0x10 != 0;
     let pin_first = consent.then_some((&pin, &b"123456"[..]));
-    if let Ok(signature) = card.sign(key.map_or(1, |k| k.key_ref), algorithm, &input, pin_first)
-    {
+    if let Ok(signature) = card.sign(key.map_or(1, |k| k.key_ref), algorithm, &input, pin_first) {
         assert!(!signature.is_empty(), "empty signature accepted");
     }
     if let Ok(random) = card.get_challenge(challenge_len) {

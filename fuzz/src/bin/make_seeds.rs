@@ -94,17 +94,28 @@ fn main() {
                 &seed[5..],
             )));
             assert_eq!(replay.bind().as_ref().ok(), Some(&token), "replayed bind");
-            write(&root.join("card_answers"), &format!("{name}-{options}"), &seed);
+            write(
+                &root.join("card_answers"),
+                &format!("{name}-{options}"),
+                &seed,
+            );
             for (i, a) in answers.iter().enumerate() {
                 write(&root.join("apdu_response"), &format!("{name}-{i}"), a);
                 if a.len() > 2 {
-                    write(&root.join("pkcs15"), &format!("{name}-{i}"), &a[..a.len() - 2]);
+                    write(
+                        &root.join("pkcs15"),
+                        &format!("{name}-{i}"),
+                        &a[..a.len() - 2],
+                    );
                 }
             }
             write(&root.join("apdu_response"), "atr", &virtual_card::ATR);
             // certificate: id, shape, bits, public key, CA DER, certificate DER.
             let key = &token.keys[0];
-            let cert = token.certificates.iter().find(|c| c.id == key.id && !c.authority);
+            let cert = token
+                .certificates
+                .iter()
+                .find(|c| c.id == key.id && !c.authority);
             let ca = token.certificates.iter().find(|c| c.authority);
             let mut seed = Vec::new();
             encode_chunk(&mut seed, &key.id);
@@ -147,7 +158,11 @@ fn write_api_seeds(dir: &Path) {
                 seed.extend_from_slice(&login);
                 seed.extend_from_slice(&find_all);
                 // SignInit(session 0, object `key`, mechanism, params: PSS for PSS).
-                let param = if mech_index == 6 { [1, 0, 0, 32] } else { [0, 0, 0, 0] };
+                let param = if mech_index == 6 {
+                    [1, 0, 0, 32]
+                } else {
+                    [0, 0, 0, 0]
+                };
                 seed.extend_from_slice(&[25, 0, key, mech_index]);
                 seed.extend_from_slice(&param[..if mech_index == 6 { 4 } else { 1 }]);
                 seed.push(0);
@@ -166,6 +181,8 @@ fn write_api_seeds(dir: &Path) {
     pin_seed.extend_from_slice(&open(0)[..2]);
     pin_seed.extend_from_slice(&[1, 0]);
     // SetPIN old=PIN new=PIN, SO login with PUK, InitPIN, attributes of object 0.
-    pin_seed.extend_from_slice(&[15, 0, 1, 1, 12, 0, 2, 3, 16, 0, 1, 22, 0, 0, 3, 0, 1, 2, 1, 44, 0, 1, 3]);
+    pin_seed.extend_from_slice(&[
+        15, 0, 1, 1, 12, 0, 2, 3, 16, 0, 1, 22, 0, 0, 3, 0, 1, 2, 1, 44, 0, 1, 3,
+    ]);
     write(dir, "pin-management", &pin_seed);
 }
