@@ -7,7 +7,7 @@ packages=(
   pkg-config libpcsclite-dev pcscd pcsc-tools vsmartcard-vpcd  # PC/SC stack + virtual reader
   opensc                                                       # pkcs11-tool, opensc-tool
   libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
-  openssl gcc                                                  # verifying signatures, C ABI test
+  openssl gcc g++                                              # verifying signatures, C ABI test, libFuzzer (scripts/fuzz.sh)
   iproute2 procps                                              # ss, pgrep/pkill in the test harness
   softhsm2                                                     # a second PKCS#11 module: eimza CLI tests, benchmarks
   dpkg-dev binutils                                            # packaging/build-deb.sh: dpkg-architecture, dpkg-shlibdeps, strip
