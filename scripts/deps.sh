@@ -7,9 +7,10 @@ packages=(
   pkg-config libpcsclite-dev pcscd pcsc-tools vsmartcard-vpcd  # PC/SC stack + virtual reader
   opensc                                                       # pkcs11-tool, opensc-tool
   libnss3-tools gnutls-bin p11-kit                             # NSS (Firefox) tools, p11tool, p11-kit
-  openssl gcc                                                  # verifying signatures, C ABI test
+  openssl gcc g++                                              # verifying signatures, C ABI test, libFuzzer (scripts/fuzz.sh)
   iproute2 procps                                              # ss, pgrep/pkill in the test harness
   softhsm2 hyperfine                                           # a second PKCS#11 module (CLI tests, benchmarks); bench cold start
+  dpkg-dev binutils                                            # packaging/build-deb.sh: dpkg-architecture, dpkg-shlibdeps, strip
   libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
   openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
   python3-venv                                                 # pyHanko and python-pkcs11 from PyPI in venvs

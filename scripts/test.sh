@@ -14,7 +14,8 @@ cargo build --release --workspace --locked
 cargo test --workspace --locked
 
 passed=0; failed=0; failures=()
-for t in virtual-card/tests/vpcd-roundtrip.sh scripts/test-pcsc-reader.sh scripts/test-pcsc-module.sh tests/clients/*.sh; do
+# scripts/fuzz.sh: 20 s of fuzzing per target (installs cargo-fuzz if missing).
+for t in virtual-card/tests/vpcd-roundtrip.sh scripts/test-pcsc-reader.sh scripts/test-pcsc-module.sh tests/clients/*.sh scripts/fuzz.sh; do
   [ -e "$t" ] || continue
   [ "$(basename "$t")" = lib.sh ] && continue   # sourced by the scenarios, not one itself
   echo "=== $t"

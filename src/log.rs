@@ -195,6 +195,31 @@ mod tests {
     }
 
     #[test]
+    fn extended_length_pin_commands_are_redacted_too() {
+        let pin = [0x31, 0x32, 0x33, 0x34, 0x35, 0x36];
+        // Extended Lc (00 00 06), extended Lc + Le, and a PUK‖new RESET RETRY COUNTER.
+        let mut extended = vec![0x00, 0x20, 0x00, 0x81, 0x00, 0x00, 0x06];
+        extended.extend_from_slice(&pin);
+        let mut with_le = extended.clone();
+        with_le.extend_from_slice(&[0x00, 0x00]);
+        let mut change = vec![0x00, 0x24, 0x00, 0x81, 0x00, 0x00, 0x0C];
+        change.extend_from_slice(&pin);
+        change.extend_from_slice(&pin);
+        let mut reset = vec![0x00, 0x2C, 0x00, 0x81, 0x0E];
+        reset.extend_from_slice(&[0x37; 8]);
+        reset.extend_from_slice(&pin);
+        for apdu in [extended, with_le, change, reset] {
+            let line = format_apdu(Direction::Command, &apdu);
+            assert!(line.contains("redacted"), "{line}");
+            assert!(!line.contains("31 32") && !line.contains("37 37"), "{line}");
+            assert!(
+                line.starts_with(&format!("> {}", hex(&apdu[..4]))),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn levels_parse() {
         assert_eq!(Level::parse("TRACE"), Some(Level::Trace));
         assert_eq!(Level::parse("warning"), Some(Level::Warn));

@@ -14,20 +14,25 @@ pub const MODULE_FILE: &str = "libeimza_pkcs11.so";
 
 /// Where an installed eimza module is looked for, in order.
 pub fn default_module_candidates() -> Vec<PathBuf> {
-    let multiarch = format!("{}-linux-gnu", std::env::consts::ARCH);
+    let multiarch = debian_multiarch();
     let mut candidates = Vec::new();
     if let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
     {
-        // Installed: <prefix>/bin/eimza beside <prefix>/lib/<multiarch>/pkcs11/.
-        candidates.push(
-            dir.join("../lib")
-                .join(&multiarch)
-                .join("pkcs11")
-                .join(MODULE_FILE),
-        );
-        candidates.push(dir.join("../lib/pkcs11").join(MODULE_FILE));
+        // Installed: <prefix>/bin/eimza beside <prefix>/lib/<multiarch>/pkcs11/
+        // (the Debian package's layout). parent() rather than "..", so that messages
+        // show /usr/lib/..., not /usr/bin/../lib/...
+        if let Some(prefix) = dir.parent() {
+            candidates.push(
+                prefix
+                    .join("lib")
+                    .join(&multiarch)
+                    .join("pkcs11")
+                    .join(MODULE_FILE),
+            );
+            candidates.push(prefix.join("lib/pkcs11").join(MODULE_FILE));
+        }
         // Built: target/<profile>/eimza beside target/<profile>/libeimza_pkcs11.so.
         candidates.push(dir.join(MODULE_FILE));
     }
@@ -38,7 +43,24 @@ pub fn default_module_candidates() -> Vec<PathBuf> {
             .join(MODULE_FILE),
     );
     candidates.push(Path::new("/usr/lib/pkcs11").join(MODULE_FILE));
+    candidates.dedup();
     candidates
+}
+
+/// The Debian multiarch tuple of the architecture this tool was built for
+/// (`dpkg-architecture -qDEB_HOST_MULTIARCH`): the folder under /usr/lib where the
+/// package installs the module. Not simply "<arch>-linux-gnu": i386 and the ARM and
+/// little-endian POWER ports are spelled differently.
+pub fn debian_multiarch() -> String {
+    let arch = std::env::consts::ARCH;
+    match arch {
+        "x86" => "i386-linux-gnu".to_string(),
+        "arm" if cfg!(target_abi = "eabihf") => "arm-linux-gnueabihf".to_string(),
+        "arm" => "arm-linux-gnueabi".to_string(),
+        "powerpc64" if cfg!(target_endian = "little") => "powerpc64le-linux-gnu".to_string(),
+        "mips64" if cfg!(target_endian = "little") => "mips64el-linux-gnuabi64".to_string(),
+        _ => format!("{arch}-linux-gnu"),
+    }
 }
 
 pub struct Module {
@@ -175,4 +197,42 @@ pub fn read_certificates(session: &Session) -> Result<Vec<CertObject>, Failure> 
 /// Text of a space-padded PKCS#11 string field, or of a serial.
 pub fn trimmed(s: &str) -> String {
     s.trim_end_matches([' ', '\0']).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The folder the tool searches must be the one the Debian package installs into,
+    /// which build-deb.sh takes from dpkg-architecture.
+    #[test]
+    fn multiarch_matches_dpkg_architecture() {
+        let Ok(out) = std::process::Command::new("dpkg-architecture")
+            .arg("-qDEB_HOST_MULTIARCH")
+            .output()
+        else {
+            eprintln!("dpkg-architecture not installed: not a Debian build machine, skipped");
+            return;
+        };
+        let from_dpkg = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(debian_multiarch(), from_dpkg);
+        let expected = Path::new("/usr/lib")
+            .join(from_dpkg)
+            .join("pkcs11")
+            .join(MODULE_FILE);
+        assert!(default_module_candidates().contains(&expected));
+    }
+
+    #[test]
+    fn candidates_have_no_parent_components() {
+        for candidate in default_module_candidates() {
+            assert!(
+                !candidate
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir),
+                "{}",
+                candidate.display()
+            );
+        }
+    }
 }

@@ -586,7 +586,13 @@ if pid == 0:
     import signal, subprocess
     os.environ["LANG"] = "C"
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    p = subprocess.Popen([exe, "--module", module, "pin", "change"], preexec_fn=lambda: os.setpgid(0, 0))
+    def foreground_job():
+        # A job-control shell gives its foreground job default signal actions, even
+        # when the shell itself was started with SIGINT ignored (cargo test in `&`).
+        os.setpgid(0, 0)
+        for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGTTOU):
+            signal.signal(s, signal.SIG_DFL)
+    p = subprocess.Popen([exe, "--module", module, "pin", "change"], preexec_fn=foreground_job)
     os.tcsetpgrp(0, p.pid)
     while True:
         _, st = os.waitpid(p.pid, os.WUNTRACED)

@@ -833,7 +833,18 @@ impl PrivateKeyObject {
         let key = CommonKeyAttributes::decode(parts.class)?;
         let (path, rest) = match split_value(parts.type_attributes) {
             Ok((value, rest)) => (value.path().cloned(), rest),
-            Err(Error::Missing(_)) => (None, parts.type_attributes),
+            // An empty Path SEQUENCE (OpenSC allows it; our encoder writes it for "no
+            // path"): no path, and the key attributes follow it. Found by fuzzing: the
+            // empty SEQUENCE was taken for the EC keyInfo, losing the curve.
+            Err(Error::Missing(_)) => {
+                let mut reader = Reader::new(parts.type_attributes);
+                match reader.next_tlv() {
+                    Ok(first) if first.tag == SEQUENCE && first.value.is_empty() => {
+                        (None, reader.remaining())
+                    }
+                    _ => (None, parts.type_attributes),
+                }
+            }
             Err(e) => return Err(e),
         };
         let kind = if tag == SEQUENCE {

@@ -388,3 +388,26 @@ fn paths_resolve_to_fids() {
     );
     assert_eq!(odf_path(&odf, OdfKind::PrivateKeys), None);
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/pkcs15.rs): an EC key without a path is written
+/// with an empty Path SEQUENCE; reading it back must keep the curve from keyInfo.
+#[test]
+fn ec_private_key_without_path_keeps_its_curve() {
+    let key = PrivateKeyObject {
+        common: CommonObjectAttributes::default(),
+        key: CommonKeyAttributes {
+            id: vec![1],
+            usage: 0,
+            native: true,
+            access_flags: 0,
+            key_reference: Some(1),
+        },
+        kind: KeyKind::Ec {
+            field_size: None,
+            curve: Some(curves::P256),
+        },
+        path: None,
+    };
+    let decoded = parse_prkdf(&encode_prkdf(std::slice::from_ref(&key))).expect("decode");
+    assert_eq!(decoded, vec![key]);
+}

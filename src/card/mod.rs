@@ -339,9 +339,18 @@ fn status_error(sw: u16) -> CardError {
     }
 }
 
+/// Largest encoded PIN the module sends: `storedLength` comes from the card, and a
+/// PIN (twice, in CHANGE REFERENCE DATA) must fit one short APDU anyway.
+pub(crate) const MAX_PIN_BYTES: usize = 127;
+
 /// A PIN value as sent: encoded and padded per the AODF entry; wiped on drop.
 pub(crate) fn encode_pin(pin: &PinInfo, value: &[u8]) -> Result<Zeroizing<Vec<u8>>, CardError> {
     if value.len() < pin.min_len || value.len() > pin.max_len.max(pin.min_len) {
+        return Err(CardError::DataInvalid);
+    }
+    // Found by review of the fuzz targets: a hostile AODF could ask for gigabytes of
+    // padding (an allocation failure aborts the host application).
+    if pin.stored_len > MAX_PIN_BYTES {
         return Err(CardError::DataInvalid);
     }
     let mut out = Zeroizing::new(Vec::with_capacity(pin.stored_len.max(value.len())));

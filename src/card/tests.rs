@@ -217,6 +217,37 @@ fn bad_pin_format_sends_nothing() {
     }
 }
 
+/// The AODF's storedLength comes from the card: a hostile card must not make the module
+/// allocate (and pad to) gigabytes for a 6-digit PIN.
+#[test]
+fn absurd_stored_length_from_the_card_is_refused() {
+    for stored_len in [MAX_PIN_BYTES + 1, 3_000_000_000, usize::MAX] {
+        let mut pin = user_pin();
+        pin.stored_len = stored_len;
+        pin.pad_char = Some(0xFF);
+        assert_eq!(
+            encode_pin(&pin, b"123456").map(|_| ()),
+            Err(CardError::DataInvalid)
+        );
+        let s = Script::new(EXTENDED_ATR.to_vec());
+        assert_eq!(
+            s.card().verify(&pin, b"123456"),
+            Err(CardError::DataInvalid)
+        );
+        assert!(
+            s.log().is_empty(),
+            "no APDU for an unusable PIN description"
+        );
+    }
+    let mut pin = user_pin();
+    pin.stored_len = MAX_PIN_BYTES;
+    pin.pad_char = Some(0xFF);
+    assert_eq!(
+        encode_pin(&pin, b"123456").expect("pad").len(),
+        MAX_PIN_BYTES
+    );
+}
+
 #[test]
 fn pin_padding_and_bcd() {
     let mut padded = user_pin();

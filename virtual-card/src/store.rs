@@ -84,8 +84,47 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 
 /// Reads and checks a card file.
 pub fn load(path: &Path) -> Result<CardImage, StoreError> {
+    remove_stale_temp_files(path);
     let bytes = Zeroizing::new(fs::read(path).map_err(io_error(path))?);
     decode(&bytes)
+}
+
+/// Removes the temporary files (`.NAME.PID.tmp`) that writers killed in the middle of
+/// [`save`] left next to `path`: they hold keys and PINs. Only those of processes that
+/// no longer exist (Linux `/proc`; elsewhere nothing is removed). Found by
+/// tests/kill_safety.rs: every kill -9 during a save left one behind.
+fn remove_stale_temp_files(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        if !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes a card file atomically (see the module documentation).

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# The Debian package like a user gets it: packaging/build-deb.sh builds it, apt-get
+# installs it on this machine (reinstalls when run again), and the INSTALLED files are
+# used with a software card in process: the module through p11-kit (list-modules,
+# p11-kit-proxy.so with pkcs11-tool, signatures verified with openssl) and directly
+# from /usr/lib/<multiarch>/pkcs11, and /usr/bin/eimza finding the module by itself.
+# Then apt-get removes the package and the machine is as before. Needs root or sudo
+# (CI runs as root on a throwaway machine).
+source "$(dirname "$0")/lib.sh"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if sudo -n true 2>/dev/null; then SUDO="sudo"; else
+    echo "$(basename "$0"): needs root or password-less sudo to install a package: skipped"
+    rm -rf "$WORK"; exit 0
+  fi
+fi
+apt_get() {
+  # Wait for another apt/dpkg run (scripts/deps.sh) instead of failing on its lock.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q "$@"
+}
+
+PACKAGE=eimza-pkcs11
+MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
+INSTALLED_MODULE=/usr/lib/$MULTIARCH/pkcs11/libeimza_pkcs11.so
+PROXY=/usr/lib/$MULTIARCH/p11-kit-proxy.so
+P11KIT_FILE=/usr/share/p11-kit/modules/eimza.module
+POLICY=/usr/share/$PACKAGE/firefox-policies.json
+SERIAL=0DEB0DEB0DEB0DEB
+TOKEN=AKIS_$SERIAL
+NES=12345678950NES
+CARD=$WORK/deb.card
+make_card "$CARD" "$SERIAL" rsa2048 p256
+head -c 2000 /dev/urandom > "$WORK/data"
+openssl dgst -sha256 -binary "$WORK/data" > "$WORK/data.sha256"
+
+# Whatever happens, do not leave the package installed.
+trap 'dpkg-query -W -f="\${Status}" $PACKAGE 2>/dev/null | grep -q "ok installed" && apt_get remove $PACKAGE >/dev/null 2>&1' EXIT
+
+build() {
+  local out
+  out=$("$ROOT/packaging/build-deb.sh") || return 1
+  DEB=$(tail -1 <<<"$out")
+  echo "$DEB"
+  [ -f "$DEB" ]
+}
+
+contents() {
+  local listing
+  listing=$(dpkg-deb -c "$DEB") || return 1
+  echo "$listing"
+  grep -q " root/root .* \./usr/lib/$MULTIARCH/pkcs11/libeimza_pkcs11\.so$" <<<"$listing" &&
+    grep -q '^-rw-r--r-- .* \./usr/lib/.*/libeimza_pkcs11\.so$' <<<"$listing" &&
+    grep -q '^-rwxr-xr-x .* \./usr/bin/eimza$' <<<"$listing" &&
+    grep -q " \./usr/share/p11-kit/modules/eimza\.module$" <<<"$listing" &&
+    grep -q " \.$POLICY$" <<<"$listing" &&
+    grep -q " \./usr/share/doc/$PACKAGE/copyright$" <<<"$listing" &&
+    grep -q " \./usr/share/doc/$PACKAGE/changelog\.gz$" <<<"$listing" &&
+    grep -q " \./usr/share/man/man1/eimza\.1\.gz$" <<<"$listing" &&
+    ! grep -q ' \./etc/' <<<"$listing"   # no configuration of other programs is touched
+}
+
+control_fields() {
+  local version arch
+  version=$(awk '/^\[/ { s = $0 } s == "[workspace.package]" && $1 == "version" { gsub(/"/, "", $3); print $3; exit }' "$ROOT/Cargo.toml")
+  arch=$(dpkg --print-architecture)
+  dpkg-deb -f "$DEB" Package Version Architecture Depends Recommends
+  [ "$(dpkg-deb -f "$DEB" Version)" = "${version//-/\~}" ] &&
+    [ "$(dpkg-deb -f "$DEB" Architecture)" = "$arch" ] &&
+    dpkg-deb -f "$DEB" Depends | grep -q 'libpcsclite1' &&
+    dpkg-deb -f "$DEB" Depends | grep -q 'libc6'
+}
+
+stripped() {
+  rm -rf "$WORK/x" && dpkg-deb -x "$DEB" "$WORK/x" || return 1
+  local f
+  for f in "$WORK/x/usr/lib/$MULTIARCH/pkcs11/libeimza_pkcs11.so" "$WORK/x/usr/bin/eimza"; do
+    readelf -S "$f" | grep -E '\.(debug_info|symtab) ' && { echo "$f is not stripped"; return 1; }
+  done
+  # the PKCS#11 entry point survives stripping
+  nm -D --defined-only "$WORK/x/usr/lib/$MULTIARCH/pkcs11/libeimza_pkcs11.so" | grep -q ' C_GetFunctionList$'
+}
+
+lintian_clean() {
+  local out
+  out=$(lintian "$DEB" 2>&1 | grep -v 'running with root privileges')
+  echo "$out"
+  ! grep -q '^[EW]:' <<<"$out"
+}
+
+install_deb() { apt_get install --reinstall "$DEB"; }
+
+installed() {
+  dpkg-query -W -f='${Status} ${Version}\n' "$PACKAGE" | tee /dev/stderr | grep -q '^install ok installed' &&
+    [ -f "$INSTALLED_MODULE" ] && [ -x /usr/bin/eimza ] && [ -f "$P11KIT_FILE" ] && [ -f "$POLICY" ]
+}
+
+policy_points_at_module() {
+  cat "$POLICY"
+  if command -v jq >/dev/null; then
+    [ "$(jq -r '.policies.SecurityDevices.Add["eimza-pkcs11"]' "$POLICY")" = "$INSTALLED_MODULE" ]
+  else
+    grep -q "\"eimza-pkcs11\": \"$INSTALLED_MODULE\"" "$POLICY"
+  fi
+}
+
+list_modules() {
+  local out
+  out=$(p11-kit list-modules) || return 1
+  echo "$out"
+  # our module (relative path, resolved in p11-kit's module folder) with the card's token
+  awk '$0 == "eimza: libeimza_pkcs11.so" { hit = 1; next } /^[^ ]/ { hit = 0 } hit' <<<"$out" |
+    grep -q "token: $TOKEN"
+}
+
+gnutls_lists_token() {
+  # GnuTLS loads the modules registered with p11-kit, no --provider given
+  local out
+  out=$(p11tool --list-tokens) || return 1
+  echo "$out"
+  grep -q "token=$TOKEN" <<<"$out"
+}
+
+# id_of MODULE LABEL: CKA_ID (hex) of the certificate with that label
+# (pkcs11-tool 0.23 ignores --label when it picks the signing key).
+id_of() {
+  pkcs11-tool --module "$1" --token-label "$TOKEN" -O --type cert |
+    awk -v l="$2" '$1 == "label:" { hit = ($2 == l) } hit && $1 == "ID:" { print $2; exit }'
+}
+
+lists_token() {
+  local out
+  out=$(pkcs11-tool --module "$1" -L) || return 1
+  echo "$out"
+  grep -q "token label *: $TOKEN" <<<"$out" && grep -q "serial num *: $SERIAL" <<<"$out"
+}
+
+pubkeys() {
+  local l
+  for l in "${NES}0" "${NES}1"; do
+    pkcs11-tool --module "$INSTALLED_MODULE" --token-label "$TOKEN" --read-object --type cert --label "$l" \
+      -o "$WORK/$l.der" &&
+      openssl x509 -inform der -in "$WORK/$l.der" -pubkey -noout > "$WORK/$l.pub" || return 1
+  done
+}
+
+# sign_verify MODULE: SHA256-RSA-PKCS with the RSA key, ECDSA-SHA256 with the P-256 key,
+# both verified with openssl against the card's certificates.
+sign_verify() {
+  local mod=$1 rsa_id ec_id
+  rsa_id=$(id_of "$mod" "${NES}0") && [ -n "$rsa_id" ] || return 1
+  ec_id=$(id_of "$mod" "${NES}1") && [ -n "$ec_id" ] || return 1
+  rm -f "$WORK/rsa.sig" "$WORK/ec.sig"
+  pkcs11-tool --module "$mod" --token-label "$TOKEN" --login --pin "$PIN" --sign -m SHA256-RSA-PKCS \
+    --id "$rsa_id" -i "$WORK/data" -o "$WORK/rsa.sig" &&
+    openssl dgst -sha256 -verify "$WORK/${NES}0.pub" -signature "$WORK/rsa.sig" "$WORK/data" &&
+    pkcs11-tool --module "$mod" --token-label "$TOKEN" --login --pin "$PIN" --sign -m ECDSA-SHA256 -f openssl \
+      --id "$ec_id" -i "$WORK/data" -o "$WORK/ec.sig" &&
+    openssl dgst -sha256 -verify "$WORK/${NES}1.pub" -signature "$WORK/ec.sig" "$WORK/data"
+}
+
+eimza_status() {
+  local out
+  # from a neutral folder, so nothing but the tool's own search finds the module
+  out=$(cd "$WORK" && /usr/bin/eimza status) || return 1
+  echo "$out"
+  grep -q "^Module: $INSTALLED_MODULE " <<<"$out" && grep -q "$SERIAL" <<<"$out"
+}
+
+eimza_sign() {
+  rm -f "$WORK/data.p7s"
+  (cd "$WORK" && printf '%s\n' "$PIN" | /usr/bin/eimza sign data --label "${NES}0") &&
+    openssl cms -verify -binary -inform DER -in "$WORK/data.p7s" -content "$WORK/data" \
+      -CAfile "$WORK/ca/root-ca.pem" -purpose any -out /dev/null
+}
+
+remove_deb() { apt_get remove "$PACKAGE"; }
+
+removed() {
+  ! dpkg-query -W -f='${Status}' "$PACKAGE" 2>/dev/null | grep -q 'ok installed' &&
+    [ ! -e "$INSTALLED_MODULE" ] && [ ! -e /usr/bin/eimza ] && [ ! -e "$P11KIT_FILE" ] &&
+    [ ! -e "/usr/share/$PACKAGE" ] && [ ! -e "/usr/share/doc/$PACKAGE" ] &&
+    ! p11-kit list-modules | grep -q '^eimza:'
+}
+
+use_inprocess "$CARD"
+DEB=""
+check "packaging/build-deb.sh builds the package" build
+if [ -z "$DEB" ] || [ ! -f "$DEB" ]; then finish; exit; fi
+check "contents: module (0644), tool (0755), p11-kit file, policy snippet, docs, man page; nothing in /etc" contents
+check "control: version from Cargo.toml, dpkg architecture, Depends on libc6 and libpcsclite1" control_fields
+check "module and tool are stripped; C_GetFunctionList still exported" stripped
+if command -v lintian >/dev/null; then
+  check "lintian: no errors or warnings" lintian_clean
+fi
+check "apt-get installs the package" install_deb
+check "installed: dpkg status, module, /usr/bin/eimza, p11-kit file, policy snippet" installed
+check "apt-get reinstalls it (the scenario can run again)" install_deb
+check "Firefox policy snippet names the installed module" policy_points_at_module
+check "p11-kit list-modules shows eimza with the card's token" list_modules
+check "GnuTLS p11tool --list-tokens shows the token" gnutls_lists_token
+check "certificates read through the installed module" pubkeys
+check "p11-kit-proxy.so: pkcs11-tool -L shows the token" lists_token "$PROXY"
+check "p11-kit-proxy.so: RSA and ECDSA signatures verify" sign_verify "$PROXY"
+check "installed module directly: pkcs11-tool -L shows the token" lists_token "$INSTALLED_MODULE"
+check "installed module directly: RSA and ECDSA signatures verify" sign_verify "$INSTALLED_MODULE"
+check "/usr/bin/eimza status finds the installed module by itself" eimza_status
+check "/usr/bin/eimza sign: CMS signature verifies with openssl" eimza_sign
+check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
+  "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+check "apt-get removes the package" remove_deb
+check "removed: no files left, p11-kit no longer lists eimza" removed
+finish
