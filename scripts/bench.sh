@@ -65,6 +65,10 @@ CA=$OUT/ca
 "$VCARD" create "$OUT/four.card" --serial 0E1B0000000000A4 \
   --key rsa2048 --key rsa3072 --key p256 --key p384 --ca-dir "$CA" >/dev/null
 
+# Every run names its card: with a PC/SC reader holding some other card (another
+# pcscd user), the first slot would not be ours.
+ONE=AKIS_0E1B0000000000A1 TWO=AKIS_0E1B0000000000A2 FOUR=AKIS_0E1B0000000000A4
+
 # run NAME ARGS... : one eimza-bench run, output in $OUT/NAME.txt, shown as it goes.
 # A failed run fails the quick (CI) mode; the full mode reports it and goes on.
 run() {
@@ -90,11 +94,11 @@ COUNT_ARGS=(--iterations 5 --threads 1,8 --per-thread 5)
 
 # ---- 1. in process: APDU counts (cache off = cold, then cache on: cold, cached)
 EIMZA_VIRTUAL_CARD=$OUT/one.card EIMZA_PKCS11_CACHE=0 \
-  run count-inproc-nocache --module "$MODULE" --apdu-log "$OUT/count-inproc-nocache.log" "${COUNT_ARGS[@]}"
+  run count-inproc-nocache --module "$MODULE" --token-label "$ONE" --apdu-log "$OUT/count-inproc-nocache.log" "${COUNT_ARGS[@]}"
 rm -rf "$XDG_CACHE_HOME"
-EIMZA_VIRTUAL_CARD=$OUT/one.card run count-inproc-cold --module "$MODULE" --no-sign \
+EIMZA_VIRTUAL_CARD=$OUT/one.card run count-inproc-cold --module "$MODULE" --token-label "$ONE" --no-sign \
   --apdu-log "$OUT/count-inproc-cold.log"
-EIMZA_VIRTUAL_CARD=$OUT/one.card run count-inproc-cached --module "$MODULE" \
+EIMZA_VIRTUAL_CARD=$OUT/one.card run count-inproc-cached --module "$MODULE" --token-label "$ONE" \
   --apdu-log "$OUT/count-inproc-cached.log" "${COUNT_ARGS[@]}"
 
 # ---- SoftHSM2 token: RSA-2048 + EC P-256, as pkcs11-tool makes them
@@ -137,7 +141,7 @@ if [ "$QUICK" -eq 1 ]; then
   if PCSCD_WAIT=120 pcscd_up; then
     HAVE_PCSCD=1
     serve "$OUT/one.card"
-    EIMZA_PKCS11_CACHE=0 run count-pcscd-nocache --module "$MODULE" \
+    EIMZA_PKCS11_CACHE=0 run count-pcscd-nocache --module "$MODULE" --token-label "$ONE" \
       --apdu-log "$OUT/count-pcscd-nocache.log" "${COUNT_ARGS[@]}"
     run raw-pcscd-quick --raw-pcsc "Virtual PCD 00 00" --iterations 5
   fi
@@ -147,15 +151,15 @@ if [ "$QUICK" -eq 1 ]; then
 else
   # ---- 1. in process, timed (cache off: every bind is cold)
   EIMZA_VIRTUAL_CARD=$OUT/two.card EIMZA_VCARD_DELAYS=$DELAYS EIMZA_PKCS11_CACHE=0 \
-    run inproc --module "$MODULE" --iterations "$ITERATIONS" --per-thread "$PER_THREAD"
+    run inproc --module "$MODULE" --token-label "$TWO" --iterations "$ITERATIONS" --per-thread "$PER_THREAD"
   # Module overhead: no card delays, C_Sign against the raw exchange, alternately.
   cp "$OUT/two.card" "$OUT/two-raw.card"
   EIMZA_VIRTUAL_CARD=$OUT/two.card EIMZA_PKCS11_CACHE=0 \
-    run inproc-overhead --module "$MODULE" --iterations 100 --threads 1 --per-thread 20 \
+    run inproc-overhead --module "$MODULE" --token-label "$TWO" --iterations 100 --threads 1 --per-thread 20 \
     --overhead-vcard "$OUT/two-raw.card"
   # Memory: a 4-key card, bind only.
-  EIMZA_VIRTUAL_CARD=$OUT/four.card EIMZA_PKCS11_CACHE=0 run memory-4key --module "$MODULE" --no-sign
-  EIMZA_VIRTUAL_CARD=$OUT/four.card EIMZA_PKCS11_CACHE=0 run count-4key --module "$MODULE" --no-sign \
+  EIMZA_VIRTUAL_CARD=$OUT/four.card EIMZA_PKCS11_CACHE=0 run memory-4key --module "$MODULE" --token-label "$FOUR" --no-sign
+  EIMZA_VIRTUAL_CARD=$OUT/four.card EIMZA_PKCS11_CACHE=0 run count-4key --module "$MODULE" --token-label "$FOUR" --no-sign \
     --apdu-log "$OUT/count-4key.log"
 
   # ---- 4. SoftHSM2
@@ -168,10 +172,10 @@ else
     for cache in 0 1; do
       EIMZA_VIRTUAL_CARD=$OUT/one.card EIMZA_VCARD_DELAYS=$DELAYS EIMZA_PKCS11_CACHE=$cache \
         hyperfine -N --warmup 2 --runs 20 --export-csv "$OUT/coldstart-cache$cache.csv" \
-        "pkcs11-tool --module $MODULE -O" > "$OUT/coldstart-cache$cache.txt" 2>&1 || true
+        "pkcs11-tool --module $MODULE --token-label $ONE -O" > "$OUT/coldstart-cache$cache.txt" 2>&1 || true
       EIMZA_VIRTUAL_CARD=$OUT/one.card EIMZA_PKCS11_CACHE=$cache \
         hyperfine -N --warmup 2 --runs 20 --export-csv "$OUT/coldstart-nodelay-cache$cache.csv" \
-        "pkcs11-tool --module $MODULE -O" > "$OUT/coldstart-nodelay-cache$cache.txt" 2>&1 || true
+        "pkcs11-tool --module $MODULE --token-label $ONE -O" > "$OUT/coldstart-nodelay-cache$cache.txt" 2>&1 || true
     done
   fi
 
@@ -179,17 +183,17 @@ else
   if pcscd_up; then
     HAVE_PCSCD=1
     serve "$OUT/one.card"
-    EIMZA_PKCS11_CACHE=0 run count-pcscd-nocache --module "$MODULE" \
+    EIMZA_PKCS11_CACHE=0 run count-pcscd-nocache --module "$MODULE" --token-label "$ONE" \
       --apdu-log "$OUT/count-pcscd-nocache.log" "${COUNT_ARGS[@]}"
     rm -rf "$XDG_CACHE_HOME"
-    run count-pcscd-cold --module "$MODULE" --no-sign --apdu-log "$OUT/count-pcscd-cold.log"
-    run count-pcscd-cached --module "$MODULE" --no-sign --apdu-log "$OUT/count-pcscd-cached.log"
+    run count-pcscd-cold --module "$MODULE" --token-label "$ONE" --no-sign --apdu-log "$OUT/count-pcscd-cold.log"
+    run count-pcscd-cached --module "$MODULE" --token-label "$ONE" --no-sign --apdu-log "$OUT/count-pcscd-cached.log"
     serve "$OUT/two.card" "$DELAYS"
-    EIMZA_PKCS11_CACHE=0 run pcscd --module "$MODULE" --iterations "$ITERATIONS" --per-thread "$PER_THREAD" \
+    EIMZA_PKCS11_CACHE=0 run pcscd --module "$MODULE" --token-label "$TWO" --iterations "$ITERATIONS" --per-thread "$PER_THREAD" \
       --overhead-pcsc "Virtual PCD 00 00"
     run raw-pcscd --raw-pcsc "Virtual PCD 00 00" --iterations "$ITERATIONS"
     serve "$OUT/two.card"
-    EIMZA_PKCS11_CACHE=0 run pcscd-nodelay --module "$MODULE" --iterations 200 --threads 1,8 --per-thread 50 \
+    EIMZA_PKCS11_CACHE=0 run pcscd-nodelay --module "$MODULE" --token-label "$TWO" --iterations 200 --threads 1,8 --per-thread 50 \
       --overhead-pcsc "Virtual PCD 00 00"
     run raw-pcscd-nodelay --raw-pcsc "Virtual PCD 00 00" --iterations 200
     harness_cleanup
