@@ -414,44 +414,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::card::{PinEncoding, PinInfo, PinStatus};
 
+    /// Kamu SM's public v6 CA certificates (DER), copied from shared/fixtures.
     pub(crate) fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(&path)
-            .or_else(|_| std::fs::read(format!("/work/shared/fixtures/{name}")))
-            .expect("fixture certificate");
-        // The shared fixtures are PEM despite their extension.
-        // (with 76-character lines, which strict PEM parsers refuse).
-        if bytes.starts_with(b"-----") {
-            base64_body(&bytes)
-        } else {
-            bytes
-        }
-    }
-
-    fn base64_body(pem: &[u8]) -> Vec<u8> {
-        let text = String::from_utf8_lossy(pem);
-        let mut bits = 0u32;
-        let mut count = 0;
-        let mut out = Vec::new();
-        for line in text.lines().filter(|l| !l.starts_with("-----")) {
-            for c in line.bytes() {
-                let v = match c {
-                    b'A'..=b'Z' => c - b'A',
-                    b'a'..=b'z' => c - b'a' + 26,
-                    b'0'..=b'9' => c - b'0' + 52,
-                    b'+' => 62,
-                    b'/' => 63,
-                    _ => continue,
-                };
-                bits = (bits << 6) | u32::from(v);
-                count += 6;
-                if count >= 8 {
-                    count -= 8;
-                    out.push((bits >> count) as u8);
-                }
-            }
-        }
-        out
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).expect("fixture certificate")
     }
 
     pub(crate) fn sample_token() -> TokenData {
