@@ -330,11 +330,26 @@ impl PcscReader {
         // pcsc-lite counts insertions and removals; compare it too so a swap between
         // two polls is still seen.
         let swapped = c.listed && listed && old_count != new_count;
-        if c.state.present != present || swapped || (present && c.state.atr != atr) {
+        // Without an event counter (not pcsc-lite) a changed ATR is the only sign of a
+        // swap. pcsc-lite's counter is reliable, and its ATR is not while it powers a
+        // card up (for a moment it reports 33 bytes, zero-padded): ignore it there.
+        let new_atr = new_count == 0 && present && !atr.is_empty() && c.state.atr != atr;
+        if c.state.present != present || swapped || new_atr {
             c.state.insertions += 1;
+            crate::log_at!(
+                crate::log::Level::Trace,
+                "reader '{}': state {:#010x} -> {raw:#010x} (present {present}, atr {}, change {})",
+                self.name,
+                c.raw,
+                crate::log::hex(&atr),
+                c.state.insertions
+            );
         }
+        let was_present = c.state.present;
         c.state.present = present;
-        c.state.atr = atr;
+        if !present || (!atr.is_empty() && (!was_present || new_count == 0 || swapped)) {
+            c.state.atr = atr;
+        }
         c.raw = raw;
         c.listed = listed;
     }
@@ -407,6 +422,10 @@ fn map_error(e: ::pcsc::Error) -> ReaderError {
         ::pcsc::Error::RemovedCard
         | ::pcsc::Error::UnknownReader
         | ::pcsc::Error::ReaderUnavailable => ReaderError::Removed,
+        // pcsc-lite's answer when the reader driver could not reach the card in the
+        // middle of an exchange, which is what pulling it out looks like (seen with
+        // vpcd when the card goes away during SELECT). The caller re-binds: safe side.
+        ::pcsc::Error::NotTransacted => ReaderError::Removed,
         other => ReaderError::Io(other.to_string()),
     }
 }
@@ -709,5 +728,64 @@ fn serve_transaction(
                 return Flow::Close;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader() -> PcscReader {
+        PcscReader {
+            name: "test reader".into(),
+            cname: CString::new("test reader").unwrap(),
+            cache: Mutex::new(Cached::default()),
+            set: Weak::new(),
+        }
+    }
+
+    const ATR: [u8; 3] = [0x3B, 0x9F, 0x96];
+    const PRESENT: Dword = 0x22;
+    const EMPTY: Dword = 0x12;
+
+    fn changes(r: &PcscReader) -> u64 {
+        r.cached_state().insertions
+    }
+
+    #[test]
+    fn pcsc_lite_powering_up_a_card_is_no_event() {
+        let r = reader();
+        r.update(true, PRESENT | 1 << 16, true, ATR.to_vec());
+        let seen = changes(&r);
+        // pcsc-lite reports MAX_ATR_SIZE zero-padded bytes while it powers the card.
+        let mut padded = ATR.to_vec();
+        padded.resize(33, 0);
+        r.update(true, PRESENT | 1 << 16, true, padded);
+        r.update(true, PRESENT | 1 << 16, true, Vec::new());
+        assert_eq!(changes(&r), seen);
+        assert_eq!(r.cached_state().atr, ATR.to_vec());
+    }
+
+    #[test]
+    fn removal_insertion_and_a_swap_between_polls_are_events() {
+        let r = reader();
+        r.update(true, PRESENT | 1 << 16, true, ATR.to_vec());
+        let first = changes(&r);
+        r.update(true, EMPTY | 2 << 16, false, Vec::new());
+        assert_eq!(changes(&r), first + 1);
+        r.update(true, PRESENT | 3 << 16, true, ATR.to_vec());
+        assert_eq!(changes(&r), first + 2);
+        // Pulled and another card inserted between two polls: only the counter moved.
+        r.update(true, PRESENT | 5 << 16, true, ATR.to_vec());
+        assert_eq!(changes(&r), first + 3);
+    }
+
+    #[test]
+    fn without_an_event_counter_a_new_atr_is_a_swap() {
+        let r = reader();
+        r.update(true, PRESENT, true, ATR.to_vec());
+        let first = changes(&r);
+        r.update(true, PRESENT, true, vec![0x3B, 0x00]);
+        assert_eq!(changes(&r), first + 1);
     }
 }

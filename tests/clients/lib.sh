@@ -57,6 +57,6 @@ pcsc_abort() {
 
 finish() {
   echo "$(basename "$0"): $CHECKS_PASSED passed, $CHECKS_FAILED failed"
-  rm -rf "$WORK"
+  [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"
   [ "$CHECKS_FAILED" -eq 0 ]
 }
