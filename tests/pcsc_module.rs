@@ -629,33 +629,58 @@ fn reset_by_another_process_logs_out_without_replaying_the_pin() {
     let session = pkcs11.open_ro_session(slot).unwrap();
     session.login(UserType::User, Some(&pin())).unwrap();
     let key = keys_of_type(&session, KeyType::EC)[0];
-    session
-        .sign(&Mechanism::EcdsaSha256, key, b"before reset")
-        .unwrap();
-    assert!(plugged.card.is_verified(PIN_REFERENCE));
+    session.logout().unwrap();
     let tries = plugged.card.status().pin.map(|p| p.tries_left);
-
-    // Another application (its own PC/SC context) resets the card.
+    // Another application (its own PC/SC context) resets the card, 100 times, each
+    // time between our C_Login and our C_Sign.
     let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
     let name = std::ffi::CString::new(READERS[0].0).unwrap();
-    let other = context
-        .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-        .expect("second application connects");
-    other
-        .disconnect(pcsc::Disposition::ResetCard)
-        .map_err(|(_, e)| e)
-        .expect("reset by the other application");
-    assert!(!plugged.card.is_verified(PIN_REFERENCE));
+    const RESETS: usize = 100;
+    let (mut refused, mut stale_signatures, mut logins) = (0, 0, 0);
+    let started = Instant::now();
+    for round in 0..RESETS {
+        session.login(UserType::User, Some(&pin())).unwrap();
+        logins += 1;
+        if round % 2 == 0 {
+            // Half the rounds sign once first, so the reset hits a working session.
+            session
+                .sign(&Mechanism::EcdsaSha256, key, b"before reset")
+                .unwrap();
+        }
+        assert!(plugged.card.is_verified(PIN_REFERENCE));
+        let other = context
+            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .expect("second application connects");
+        other
+            .disconnect(pcsc::Disposition::ResetCard)
+            .map_err(|(_, e)| e)
+            .expect("reset by the other application");
+        assert!(!plugged.card.is_verified(PIN_REFERENCE));
 
-    let (code, _) = raw_sign(session.handle(), CKM_ECDSA_SHA256, key.handle(), b"after");
-    assert_eq!(code, CKR_USER_NOT_LOGGED_IN);
-    // The module did not log in again by itself: no VERIFY reached the card.
-    assert!(!plugged.card.is_verified(PIN_REFERENCE), "PIN replayed");
-    assert_eq!(plugged.card.status().pin.map(|p| p.tries_left), tries);
-    assert_eq!(
-        session.get_session_info().unwrap().session_state(),
-        SessionState::RoPublic
+        let (code, signature) =
+            raw_sign(session.handle(), CKM_ECDSA_SHA256, key.handle(), b"after");
+        if code == CKR_OK || !signature.is_empty() {
+            stale_signatures += 1;
+        }
+        if code == CKR_USER_NOT_LOGGED_IN {
+            refused += 1;
+        }
+        // The module did not log in again by itself: no VERIFY reached the card.
+        assert!(!plugged.card.is_verified(PIN_REFERENCE), "PIN replayed");
+        assert_eq!(plugged.card.status().pin.map(|p| p.tries_left), tries);
+        assert_eq!(
+            session.get_session_info().unwrap().session_state(),
+            SessionState::RoPublic,
+            "round {round}"
+        );
+    }
+    eprintln!(
+        "{RESETS} resets by another application between C_Login and C_Sign in {:.1?}: \
+         {refused} refused with CKR_USER_NOT_LOGGED_IN, {stale_signatures} signatures \
+         under the stale login, {logins} logins",
+        started.elapsed()
     );
+    assert_eq!((refused, stale_signatures), (RESETS, 0));
     assert_eq!(
         pkcs11.get_token_info(slot).unwrap().serial_number(),
         SERIAL_A
@@ -944,6 +969,439 @@ fn random_through_get_challenge_and_length_queries() {
         );
     }
     drop(session);
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
+
+// ---- other applications: this test binary run again as a child process ----
+
+/// Set in a child started by [`App::start`]: `child_application` then serves commands.
+const CHILD_ENV: &str = "EIMZA_TEST_CHILD_APPLICATION";
+/// A child that does not answer in this time is taken as hung (a deadlock or a wait
+/// for the card that is not bounded).
+const CHILD_ANSWER_WITHIN: Duration = Duration::from_secs(180);
+
+/// Another application using the module in its own process (its own module state,
+/// PC/SC context and login), driven line by line; see [`child_application`].
+struct App {
+    name: &'static str,
+    child: std::process::Child,
+    commands: std::process::ChildStdin,
+    answers: std::sync::mpsc::Receiver<String>,
+}
+
+impl App {
+    fn start(name: &'static str, env: &[(&str, &str)]) -> App {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(std::env::current_exe().expect("test binary"));
+        command
+            .args([
+                "child_application",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, name)
+            .env_remove("EIMZA_VIRTUAL_CARD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start the child application");
+        let commands = child.stdin.take().expect("child stdin");
+        let stdout = child.stdout.take().expect("child stdout");
+        let (tx, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // The test harness may print "test child_application ... " first.
+                if let Some(at) = line.find("@@ ") {
+                    if tx.send(line[at + 3..].to_string()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let mut app = App {
+            name,
+            child,
+            commands,
+            answers,
+        };
+        assert_eq!(app.answer(), "ready", "{name} did not start");
+        app
+    }
+
+    fn send(&mut self, command: &str) {
+        writeln!(self.commands, "{command}").expect("write to the child");
+        self.commands.flush().expect("flush to the child");
+    }
+
+    fn answer(&mut self) -> String {
+        match self.answers.recv_timeout(CHILD_ANSWER_WITHIN) {
+            Ok(answer) => answer,
+            Err(e) => panic!("{}: no answer ({e}); see its output above", self.name),
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        self.send(command);
+        self.answer()
+    }
+
+    /// `C_Finalize` and wait for the process to end.
+    fn finish(mut self) -> String {
+        let answer = self.ask("finalize");
+        let status = self.child.wait().expect("child exit");
+        assert!(status.success(), "{}: {status}", self.name);
+        answer
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What one `sign KEY N` command reports.
+#[derive(Debug)]
+struct SignRun {
+    verified: usize,
+    /// Return values other than CKR_OK, by name.
+    errors: String,
+    median_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    /// Unix time (µs) of the first and the last signature.
+    first_us: u128,
+    last_us: u128,
+}
+
+impl SignRun {
+    fn parse(answer: &str) -> SignRun {
+        let field = |name: &str| {
+            answer
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+                .unwrap_or_else(|| panic!("no {name} in '{answer}'"))
+                .to_string()
+        };
+        SignRun {
+            verified: field("verified").parse().expect("verified"),
+            errors: field("errors"),
+            median_ms: field("median_ms").parse().expect("median"),
+            p99_ms: field("p99_ms").parse().expect("p99"),
+            max_ms: field("max_ms").parse().expect("max"),
+            first_us: field("first_us").parse().expect("first"),
+            last_us: field("last_us").parse().expect("last"),
+        }
+    }
+}
+
+fn rv_text<T>(result: cryptoki::error::Result<T>) -> String {
+    match result {
+        Ok(_) => "Ok".into(),
+        Err(Error::Pkcs11(rv, _)) => format!("{rv:?}"),
+        Err(other) => format!("error {other}"),
+    }
+}
+
+fn now_us() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0)
+}
+
+/// The private key `rsa` (RSA-2048), `p256` or `p384` of card A.
+fn key_named(session: &Session, name: &str) -> cryptoki::object::ObjectHandle {
+    if name == "rsa" {
+        return keys_of_type(session, KeyType::RSA)[0];
+    }
+    let point_len = if name == "p256" { 65 } else { 97 };
+    keys_of_type(session, KeyType::EC)
+        .into_iter()
+        .find(|k| {
+            let spki = p11::verify::certificate_spki(session, *k);
+            use der::Decode;
+            let parsed = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(&spki).unwrap();
+            parsed.subject_public_key.raw_bytes().len() == point_len
+        })
+        .unwrap_or_else(|| panic!("no {name} key"))
+}
+
+/// `n` signatures with key `name`, each verified with the key's certificate.
+fn sign_many(session: &Session, name: &str, n: usize) -> String {
+    let key = key_named(session, name);
+    let spki = p11::verify::certificate_spki(session, key);
+    let mut errors = std::collections::BTreeMap::<String, usize>::new();
+    let mut times = Vec::new();
+    let (mut verified, mut first_us, mut last_us) = (0, 0, 0);
+    for i in 0..n {
+        let message = format!("application {} signature {i}", std::process::id());
+        let mechanism = if name == "rsa" {
+            Mechanism::Sha256RsaPkcs
+        } else {
+            Mechanism::EcdsaSha384
+        };
+        let started = Instant::now();
+        let at = now_us();
+        match session.sign(&mechanism, key, message.as_bytes()) {
+            Ok(signature) => {
+                times.push(started.elapsed());
+                if first_us == 0 {
+                    first_us = at;
+                }
+                last_us = at;
+                // Panics (and so fails the run) when a signature does not verify.
+                if name == "rsa" {
+                    verify_rsa(&spki, &mechanism, message.as_bytes(), &signature);
+                } else {
+                    let prehash = hash(MechanismType::SHA384, message.as_bytes());
+                    verify_ec(&spki, &prehash, &signature);
+                }
+                verified += 1;
+            }
+            Err(e) => *errors.entry(rv_text::<()>(Err(e))).or_default() += 1,
+        }
+    }
+    times.sort();
+    let ms = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let errors = if errors.is_empty() {
+        "none".to_string()
+    } else {
+        errors
+            .iter()
+            .map(|(rv, count)| format!("{rv}:{count}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "verified={verified} errors={errors} median_ms={:.2} p99_ms={:.2} max_ms={:.2} \
+         first_us={first_us} last_us={last_us}",
+        ms(times.get(times.len() / 2)),
+        ms(times.get(times.len() * 99 / 100)),
+        ms(times.last()),
+    )
+}
+
+/// The child side of [`App`]: loads the module, opens an RW session on reader 0 and
+/// answers each command on stdin with one `@@ ` line: `login`, `logout`, `state`,
+/// `sign rsa|p256|p384 N`, `finalize` (then it exits).
+#[test]
+#[ignore = "a child application of the pcscd tests (does nothing on its own)"]
+fn child_application() {
+    use std::io::BufRead;
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    // Built by the parent already (module_path() would run cargo, which waits for the
+    // parent's cargo to release its lock).
+    let pkcs11 = Pkcs11::new(target_dir().join("libeimza_pkcs11.so")).expect("load module");
+    pkcs11
+        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    let slot = reader_slot(&pkcs11, 0);
+    let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
+    println!("@@ ready");
+    for line in std::io::stdin().lock().lines() {
+        let line = line.unwrap_or_default();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let answer = match words.as_slice() {
+            ["login"] => rv_text(session.login(UserType::User, Some(&pin()))),
+            ["logout"] => rv_text(session.logout()),
+            ["state"] => match session.get_session_info() {
+                Ok(info) => format!("{:?}", info.session_state()),
+                Err(e) => rv_text::<()>(Err(e)),
+            },
+            ["sign", key, n] => sign_many(&session, key, n.parse().expect("count")),
+            ["finalize"] => {
+                drop(session);
+                println!("@@ {}", rv_text(pkcs11.finalize()));
+                return;
+            }
+            _ => format!("unknown command '{line}'"),
+        };
+        println!("@@ {answer}");
+    }
+}
+
+/// A PC/SC transaction on reader 0 can be started at once (nobody left one open).
+fn card_is_free() -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
+        let name = std::ffi::CString::new(READERS[0].0).unwrap();
+        let mut card = context
+            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .expect("connect");
+        let free = card.transaction().is_ok();
+        let _ = tx.send(free);
+        let _ = card.disconnect(pcsc::Disposition::LeaveCard);
+    });
+    rx.recv_timeout(Duration::from_secs(2)).unwrap_or(false)
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn two_applications_sign_500_times_each_with_their_own_key() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let plugged = plug(&pkcs11, card_a(), 0);
+    let mut rsa_app = App::start("rsa application", &[]);
+    let mut ec_app = App::start("P-384 application", &[]);
+    assert_eq!(rsa_app.ask("login"), "Ok");
+    assert_eq!(ec_app.ask("login"), "Ok");
+    let started = Instant::now();
+    rsa_app.send("sign rsa 500");
+    ec_app.send("sign p384 500");
+    let rsa = SignRun::parse(&rsa_app.answer());
+    let ec = SignRun::parse(&ec_app.answer());
+    let wall = started.elapsed();
+    eprintln!(
+        "2 applications x 500 signatures in {wall:.1?}: RSA-2048 median {:.2} ms p99 {:.2} ms \
+         max {:.2} ms ({}), P-384 median {:.2} ms p99 {:.2} ms max {:.2} ms ({})",
+        rsa.median_ms,
+        rsa.p99_ms,
+        rsa.max_ms,
+        rsa.errors,
+        ec.median_ms,
+        ec.p99_ms,
+        ec.max_ms,
+        ec.errors
+    );
+    assert_eq!((rsa.verified, rsa.errors.as_str()), (500, "none"));
+    assert_eq!((ec.verified, ec.errors.as_str()), (500, "none"));
+    // Interleaved, not one after the other.
+    assert!(
+        rsa.first_us < ec.last_us && ec.first_us < rsa.last_us,
+        "the two runs did not overlap: {rsa:?} {ec:?}"
+    );
+    assert!(card_is_free(), "a PC/SC transaction was left open");
+    // Both logged in: the first C_Finalize logs the card out for both.
+    assert!(plugged.card.is_verified(PIN_REFERENCE));
+    assert_eq!(rsa_app.finish(), "Ok");
+    assert!(!plugged.card.is_verified(PIN_REFERENCE));
+    assert_eq!(ec_app.finish(), "Ok");
+    assert!(card_is_free());
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn logout_and_finalize_in_one_application_log_out_the_other() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let plugged = plug(&pkcs11, card_a(), 0);
+    let tries = || plugged.card.status().pin.map(|p| p.tries_left);
+    let full = tries();
+    let mut a = App::start("application A", &[]);
+    let mut b = App::start("application B", &[]);
+    let signed = |answer: String| SignRun::parse(&answer);
+    assert_eq!(a.ask("login"), "Ok");
+    assert_eq!(b.ask("login"), "Ok");
+    assert_eq!(signed(b.ask("sign p256 1")).verified, 1);
+
+    // A logs out: the card's security state is cleared, so B cannot sign on A's PIN.
+    assert_eq!(a.ask("logout"), "Ok");
+    assert!(!plugged.card.is_verified(PIN_REFERENCE));
+    let refused = signed(b.ask("sign p256 1"));
+    assert_eq!(
+        (refused.verified, refused.errors.as_str()),
+        (0, "UserNotLoggedIn:1")
+    );
+    assert_eq!(
+        b.ask("state"),
+        "RwPublic",
+        "B is logged out, not left in a lie"
+    );
+    assert!(!plugged.card.is_verified(PIN_REFERENCE), "no PIN replayed");
+    assert_eq!(tries(), full);
+    assert_eq!(b.ask("login"), "Ok");
+    assert_eq!(signed(b.ask("sign p256 1")).verified, 1);
+
+    // A logs in again and ends without C_Logout: its C_Finalize logs the card out.
+    assert_eq!(a.ask("login"), "Ok");
+    assert_eq!(a.finish(), "Ok");
+    assert!(!plugged.card.is_verified(PIN_REFERENCE));
+    let refused = signed(b.ask("sign rsa 1"));
+    assert_eq!(
+        (refused.verified, refused.errors.as_str()),
+        (0, "UserNotLoggedIn:1")
+    );
+    assert_eq!(b.ask("state"), "RwPublic");
+    assert_eq!(tries(), full);
+    assert_eq!(b.finish(), "Ok");
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn a_card_held_by_another_application_gives_a_clear_error_after_a_bounded_wait() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let plugged = plug(&pkcs11, card_a(), 0);
+    let mut app = App::start(
+        "waiting application",
+        &[("EIMZA_PKCS11_CARD_WAIT_MS", "1000")],
+    );
+    assert_eq!(app.ask("login"), "Ok");
+    assert_eq!(SignRun::parse(&app.ask("sign p256 1")).verified, 1);
+
+    // Another application takes the card and keeps it for 4 s.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
+        let name = std::ffi::CString::new(READERS[0].0).unwrap();
+        let mut card = context
+            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .expect("connect");
+        {
+            let _tx = card.transaction().expect("transaction");
+            held_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        let _ = card.disconnect(pcsc::Disposition::LeaveCard);
+    });
+    held_rx.recv().unwrap();
+    let apdus_before = plugged.card.stats().apdus;
+    let started = Instant::now();
+    let busy = SignRun::parse(&app.ask("sign p256 1"));
+    let waited = started.elapsed();
+    eprintln!(
+        "C_Sign on a card held by another application: {} after {waited:.1?}",
+        busy.errors
+    );
+    assert_eq!((busy.verified, busy.errors.as_str()), (0, "DeviceError:1"));
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    assert!(
+        waited < Duration::from_millis(3500),
+        "not bounded: {waited:?}"
+    );
+    assert_eq!(
+        plugged.card.stats().apdus,
+        apdus_before,
+        "no APDU while held"
+    );
+    holder.join().unwrap();
+
+    // The card is free again. The module could not see what happened to the card
+    // meanwhile, so it took the login as lost (spec §2.6): log in, then it signs.
+    let after = SignRun::parse(&app.ask("sign p256 1"));
+    assert_eq!(after.errors, "UserNotLoggedIn:1");
+    assert_eq!(app.ask("login"), "Ok");
+    assert_eq!(SignRun::parse(&app.ask("sign p256 1")).verified, 1);
+    assert_eq!(app.finish(), "Ok");
+    assert!(card_is_free());
     drop(plugged);
     pkcs11.finalize().unwrap();
 }

@@ -65,13 +65,8 @@ impl BindCache {
         xdg_cache_home: Option<PathBuf>,
         home: Option<PathBuf>,
     ) -> Option<BindCache> {
-        if let Some(s) = setting {
-            if matches!(
-                s.trim().to_ascii_lowercase().as_str(),
-                "0" | "off" | "no" | "false"
-            ) {
-                return None;
-            }
+        if crate::reader::is_off(setting) {
+            return None;
         }
         // The XDG spec: a relative path is invalid and must be ignored.
         let base = xdg_cache_home

@@ -73,7 +73,27 @@ pub trait ReaderSet: Send + Sync {
 /// then one software card per file in `EIMZA_VIRTUAL_CARD=FILE[:FILE...]`.
 /// Creating it sends no APDU and must not fail when pcscd is absent.
 pub fn system_reader_set() -> Arc<dyn ReaderSet> {
-    Arc::new(SystemReaderSet::new(true, software::readers_from_env()))
+    let with_pcsc = !is_off(std::env::var("EIMZA_PKCS11_PCSC").ok().as_deref());
+    if let Some(ms) = std::env::var("EIMZA_PKCS11_CARD_WAIT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        pcsc::set_begin_timeout(Duration::from_millis(ms));
+    }
+    Arc::new(SystemReaderSet::new(
+        with_pcsc,
+        software::readers_from_env(),
+    ))
+}
+
+/// `0`, `off`, `no`, `false` (any case) turn a switch off; unset or anything else: on.
+pub fn is_off(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "off" | "no" | "false"
+        )
+    })
 }
 
 /// While software readers exist their presence is polled at this interval during
