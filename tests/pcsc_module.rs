@@ -1222,6 +1222,7 @@ fn child_application() {
                 Err(e) => rv_text::<()>(Err(e)),
             },
             ["sign", key, n] => sign_many(&session, key, n.parse().expect("count")),
+            ["pin-flows", file] => pin_flows_then_scan_memory(&session, file),
             ["finalize"] => {
                 drop(session);
                 println!("@@ {}", rv_text(pkcs11.finalize()));
@@ -1400,6 +1401,164 @@ fn a_card_held_by_another_application_gives_a_clear_error_after_a_bounded_wait()
     assert_eq!(after.errors, "UserNotLoggedIn:1");
     assert_eq!(app.ask("login"), "Ok");
     assert_eq!(SignRun::parse(&app.ask("sign p256 1")).verified, 1);
+    assert_eq!(app.finish(), "Ok");
+    assert!(card_is_free());
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+}
+
+/// Writable memory of this process (heap, stacks, anonymous and library data maps).
+fn writable_memory() -> Vec<(usize, Vec<u8>)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    let mut mem = std::fs::File::open("/proc/self/mem").expect("mem");
+    let mut regions = Vec::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let name = line.split_whitespace().nth(5).unwrap_or("");
+        if !perms.starts_with("rw") || name == "[vvar]" || name == "[vsyscall]" {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        let mut bytes = vec![0u8; end - start];
+        if mem.seek(SeekFrom::Start(start as u64)).is_ok() && mem.read_exact(&mut bytes).is_ok() {
+            regions.push((start, bytes));
+        }
+    }
+    regions
+}
+
+fn occurrences(regions: &[(usize, Vec<u8>)], needle: &[u8]) -> Vec<usize> {
+    let mut found = Vec::new();
+    for (start, bytes) in regions {
+        for (i, window) in bytes.windows(needle.len()).enumerate() {
+            if window == needle {
+                found.push(start + i);
+            }
+        }
+    }
+    found
+}
+
+/// Child side of the memory test: the PINs come from `file` (never as literals, so
+/// they are not in the binary), are passed to the module from buffers this code wipes
+/// after each call, and after every PIN flow the whole writable memory of the process
+/// is searched for each of them. A control value left in an ordinary heap buffer must
+/// be found, or the search proves nothing.
+fn pin_flows_then_scan_memory(session: &Session, file: &str) -> String {
+    use zeroize::Zeroize;
+    let mut text = std::fs::read(file).expect("PIN file");
+    let values: Vec<zeroize::Zeroizing<Vec<u8>>> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| zeroize::Zeroizing::new(l.to_vec()))
+        .collect();
+    text.zeroize();
+    let [default_pin, pin, new_pin, wrong, control] = &values[..] else {
+        panic!("PIN file: card's PIN, pin, new pin, wrong pin, control")
+    };
+    let f = functions();
+    let h = session.handle();
+    let call = |name: &str, rv: CK_RV, want: CK_RV| assert_eq!(rv, want, "{name}");
+    unsafe {
+        let login =
+            |p: &[u8]| (f.C_Login.unwrap())(h, CKU_USER, p.as_ptr() as *mut _, p.len() as _);
+        let set_pin = |old: &[u8], new: &[u8]| {
+            (f.C_SetPIN.unwrap())(
+                h,
+                old.as_ptr() as *mut _,
+                old.len() as _,
+                new.as_ptr() as *mut _,
+                new.len() as _,
+            )
+        };
+        call("C_SetPIN(default, pin)", set_pin(default_pin, pin), CKR_OK);
+        call("C_Login(wrong)", login(wrong), CKR_PIN_INCORRECT);
+        call("C_Login", login(pin), CKR_OK);
+        let key = keys_of_type(session, KeyType::EC)[0];
+        let (rv, _) = raw_sign(h, CKM_ECDSA_SHA256, key.handle(), b"memory test");
+        call("C_Sign", rv, CKR_OK);
+        call("C_SetPIN(pin, new)", set_pin(pin, new_pin), CKR_OK);
+        call("C_Logout", (f.C_Logout.unwrap())(h), CKR_OK);
+        call("C_Login(new)", login(new_pin), CKR_OK);
+        call("C_SetPIN(new, pin)", set_pin(new_pin, default_pin), CKR_OK);
+        call("C_Logout", (f.C_Logout.unwrap())(h), CKR_OK);
+    }
+    // An ordinary (not wiped) heap copy of the control value, alive during the scan.
+    let control_copy: Vec<u8> = control.to_vec();
+    let regions = writable_memory();
+    let total: usize = regions.iter().map(|(_, b)| b.len()).sum();
+    let mut report = format!("scanned={}KiB", total / 1024);
+    // The test's own copies (wiped when this function returns) are not the module's.
+    let own = |value: &[u8], hits: Vec<usize>| -> usize {
+        hits.into_iter()
+            .filter(|at| *at != value.as_ptr() as usize)
+            .count()
+    };
+    for (name, value) in [("pin", pin), ("new_pin", new_pin), ("wrong", wrong)] {
+        let hits = occurrences(&regions, value);
+        report += &format!(" {name}={}", own(value, hits));
+    }
+    let control_hits = own(control, occurrences(&regions, control));
+    report += &format!(" control={control_hits}");
+    drop(control_copy);
+    for mut region in regions {
+        region.1.zeroize();
+    }
+    report
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn no_pin_left_in_the_memory_of_an_application_after_pin_flows() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let plugged = plug(&pkcs11, card_a(), 0);
+    // Fresh random values each run: a PIN that happens to be in memory for another
+    // reason cannot pass unnoticed twice.
+    let seed = format!("{:?} {}", std::time::SystemTime::now(), std::process::id());
+    let random = hash(MechanismType::SHA256, seed.as_bytes());
+    let digits =
+        |bytes: &[u8]| -> String { bytes.iter().map(|b| char::from(b'0' + b % 10)).collect() };
+    let pin_file = target_dir().join("pin-memory-test.txt");
+    let control = format!("control-{}", digits(&random[18..24]));
+    // Card A has the default PIN, which is common enough to be in memory by chance:
+    // the flow changes it to a random one first and only random values are searched.
+    let (first, new_pin, wrong) = (
+        digits(&random[..6]),
+        digits(&random[6..12]),
+        digits(&random[12..18]),
+    );
+    std::fs::write(
+        &pin_file,
+        format!("{PIN}\n{first}\n{new_pin}\n{wrong}\n{control}\n"),
+    )
+    .unwrap();
+    let mut app = App::start("PIN memory application", &[]);
+    let report = app.ask(&format!("pin-flows {}", pin_file.display()));
+    let _ = std::fs::remove_file(&pin_file);
+    eprintln!("memory of the application after login, sign, PIN change and back: {report}");
+    assert!(
+        report.contains(" control=") && !report.contains(" control=0"),
+        "{report}"
+    );
+    for name in ["pin", "new_pin", "wrong"] {
+        assert!(
+            report.contains(&format!(" {name}=0")),
+            "{name} left in memory: {report}"
+        );
+    }
     assert_eq!(app.finish(), "Ok");
     assert!(card_is_free());
     drop(plugged);
