@@ -8,19 +8,28 @@ use std::ptr::null_mut;
 
 /// The first slot that is not a PC/SC reader: the software card's.
 pub fn software_slot() -> CK_SLOT_ID {
+    try_software_slot().expect("a software card slot")
+}
+
+/// The software card's slot, or `None` if the library is not initialised (or has no
+/// such slot). Never a PC/SC reader: a machine's real or vpcd cards are not ours.
+pub fn try_software_slot() -> Option<CK_SLOT_ID> {
     let mut slots = [0; 16];
     let mut count = slots.len() as CK_ULONG;
     let rv = unsafe { (F.C_GetSlotList.unwrap())(CK_FALSE, slots.as_mut_ptr(), &mut count) };
-    assert_eq!(rv, CKR_OK, "C_GetSlotList");
+    if rv != CKR_OK {
+        return None;
+    }
     slots[..count as usize]
         .iter()
         .copied()
-        .find(|slot| {
-            let mut info: CK_SLOT_INFO = unsafe { std::mem::zeroed() };
-            let rv = unsafe { (F.C_GetSlotInfo.unwrap())(*slot, &mut info) };
-            rv == CKR_OK && info.flags & CKF_HW_SLOT == 0
-        })
-        .expect("a software card slot")
+        .find(|slot| is_software_slot(*slot))
+}
+
+pub fn is_software_slot(slot: CK_SLOT_ID) -> bool {
+    let mut info: CK_SLOT_INFO = unsafe { std::mem::zeroed() };
+    let rv = unsafe { (F.C_GetSlotInfo.unwrap())(slot, &mut info) };
+    rv == CKR_OK && info.flags & CKF_HW_SLOT == 0
 }
 
 pub fn open_session(slot: CK_SLOT_ID) -> Result<CK_SESSION_HANDLE, CK_RV> {
