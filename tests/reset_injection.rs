@@ -280,3 +280,78 @@ fn hundred_injected_resets_give_no_signature_under_a_stale_login() {
         "every signature outside a stale state verified"
     );
 }
+
+/// The same for the other operation that rests on a login: C_InitPIN rests on the SO
+/// login. Another application resets the card and verifies the PUK itself; the
+/// module's C_InitPIN must not set a PIN with that foreign security status.
+#[test]
+fn init_pin_after_a_reset_does_not_use_another_applications_so_login() {
+    const PUK: &[u8] = b"12345678";
+    const NEW_PIN: &[u8] = b"654321";
+    let _guard = p11::serial_in_process();
+    let card_path = p11::make_card("reset-injection-so", &["--key", "p256"]);
+    let path = card_path.display().to_string();
+    std::env::set_var("EIMZA_VIRTUAL_CARD", &path);
+    assert_eq!(unsafe { (F.C_Initialize.unwrap())(null_mut()) }, CKR_OK);
+    let soft = software_card(&path).expect("the module's software card");
+    let card = soft.card();
+    let slot = software_slot();
+    let mut session = 0;
+    let rv = unsafe {
+        (F.C_OpenSession.unwrap())(
+            slot,
+            CKF_SERIAL_SESSION | CKF_RW_SESSION,
+            null_mut(),
+            None,
+            &mut session,
+        )
+    };
+    assert_eq!(rv, CKR_OK);
+    let so_login = || unsafe {
+        (F.C_Login.unwrap())(
+            session,
+            CKU_SO,
+            PUK.as_ptr() as *mut _,
+            PUK.len() as CK_ULONG,
+        )
+    };
+    let init_pin = || unsafe {
+        (F.C_InitPIN.unwrap())(
+            session,
+            NEW_PIN.as_ptr() as *mut _,
+            NEW_PIN.len() as CK_ULONG,
+        )
+    };
+    let image_pin = || {
+        card.image()
+            .pins
+            .iter()
+            .find(|p| p.reference == 0x81)
+            .map(|p| p.value.clone())
+    };
+    let pin_before = image_pin();
+
+    assert_eq!(so_login(), CKR_OK);
+    assert_eq!(session_state(session), Ok(CKS_RW_SO_FUNCTIONS));
+    SoftCard::reset(&*soft);
+    let mut verify_puk = vec![0x00, 0x20, 0x00, 0x82, PUK.len() as u8];
+    verify_puk.extend_from_slice(PUK);
+    assert!(card.transmit(&verify_puk).ends_with(&[0x90, 0x00]));
+    assert!(
+        card.is_verified(0x82),
+        "the other application is logged in as SO"
+    );
+    assert_eq!(init_pin(), CKR_USER_NOT_LOGGED_IN);
+    assert_eq!(session_state(session), Ok(CKS_RW_PUBLIC_SESSION));
+    assert_eq!(
+        image_pin(),
+        pin_before,
+        "the PIN was set under a stale SO login"
+    );
+
+    // Logging in again as SO makes C_InitPIN work.
+    assert_eq!(so_login(), CKR_OK);
+    assert_eq!(init_pin(), CKR_OK);
+    assert_ne!(image_pin(), pin_before);
+    assert_eq!(unsafe { (F.C_Finalize.unwrap())(null_mut()) }, CKR_OK);
+}
