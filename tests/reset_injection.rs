@@ -355,3 +355,73 @@ fn init_pin_after_a_reset_does_not_use_another_applications_so_login() {
     assert_ne!(image_pin(), pin_before);
     assert_eq!(unsafe { (F.C_Finalize.unwrap())(null_mut()) }, CKR_OK);
 }
+
+/// A userConsent key: the PIN given with C_Login(CKU_CONTEXT_SPECIFIC) is sent by the
+/// module itself, VERIFY right before the PSO. After a reset between that login and
+/// C_Sign, the module must not send it (that would log the card in again on its own).
+#[test]
+fn user_consent_pin_is_not_sent_after_a_reset() {
+    const ROUNDS: usize = 20;
+    let _guard = p11::serial_in_process();
+    let card_path = p11::make_card(
+        "reset-injection-consent",
+        &["--key", "p256", "--user-consent"],
+    );
+    let path = card_path.display().to_string();
+    std::env::set_var("EIMZA_VIRTUAL_CARD", &path);
+    assert_eq!(unsafe { (F.C_Initialize.unwrap())(null_mut()) }, CKR_OK);
+    let soft = software_card(&path).expect("the module's software card");
+    let card = soft.card();
+    let session = open_session(software_slot()).expect("C_OpenSession");
+    let public_key = p256_public_key(session);
+    let context_login = || unsafe {
+        (F.C_Login.unwrap())(
+            session,
+            CKU_CONTEXT_SPECIFIC,
+            PIN.as_ptr() as *mut _,
+            PIN.len() as CK_ULONG,
+        )
+    };
+    let start = card.command_counts();
+    let (mut logins, mut refused, mut signatures) = (0u64, 0, 0u64);
+    for i in 0..ROUNDS {
+        assert_eq!(login_user(session, PIN), CKR_OK);
+        logins += 1;
+        let key = find_first(session, CKO_PRIVATE_KEY)
+            .expect("find")
+            .expect("a private key");
+        assert_eq!(sign_init(session, CKM_ECDSA, key), CKR_OK);
+        assert_eq!(context_login(), CKR_OK);
+        SoftCard::reset(&*soft);
+        let at_reset = card.command_counts();
+        match sign(session, &[0x66; 32]) {
+            Err(CKR_USER_NOT_LOGGED_IN) => refused += 1,
+            other => panic!("#{i}: C_Sign after the reset: {other:?}"),
+        }
+        assert_eq!(
+            card.command_counts(),
+            at_reset,
+            "#{i}: the module sent VERIFY or PSO after the reset"
+        );
+        assert_eq!(session_state(session), Ok(CKS_RO_PUBLIC_SESSION));
+
+        assert_eq!(login_user(session, PIN), CKR_OK);
+        logins += 1;
+        assert_eq!(sign_init(session, CKM_ECDSA, key), CKR_OK);
+        assert_eq!(context_login(), CKR_OK);
+        let signature = sign(session, &[0x77; 32]).expect("signature after logging in again");
+        assert!(p256_verifies(&public_key, &[0x77; 32], &signature));
+        signatures += 1;
+        assert_eq!(unsafe { (F.C_Logout.unwrap())(session) }, CKR_OK);
+    }
+    let sent = card.command_counts();
+    assert_eq!(unsafe { (F.C_Finalize.unwrap())(null_mut()) }, CKR_OK);
+    let verifies = sent.verify_with_data - start.verify_with_data;
+    eprintln!(
+        "userConsent: {ROUNDS} resets after C_Login(CKU_CONTEXT_SPECIFIC): {refused} refused; \
+         {verifies} VERIFY = {logins} C_Login + {signatures} signatures (one each)"
+    );
+    assert_eq!(refused, ROUNDS);
+    assert_eq!(verifies, logins + signatures);
+    assert_eq!(sent.signatures - start.signatures, signatures);
+}
