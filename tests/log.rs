@@ -87,10 +87,26 @@ fn calls_are_logged_and_pins_are_not() {
     // The log stays open on the same file (configured once per process): read on from here.
     let before = log.len();
     assert_eq!(initialize(), CKR_OK);
+    // The software card's slot: PC/SC readers (pcscd running) come first.
+    let mut slots = [0; 16];
+    let mut count = slots.len() as CK_ULONG;
+    assert_eq!(
+        unsafe { (f.C_GetSlotList.unwrap())(CK_FALSE, slots.as_mut_ptr(), &mut count) },
+        CKR_OK
+    );
+    let slot = slots[..count as usize]
+        .iter()
+        .copied()
+        .find(|slot| {
+            let mut info: CK_SLOT_INFO = unsafe { std::mem::zeroed() };
+            let rv = unsafe { (f.C_GetSlotInfo.unwrap())(*slot, &mut info) };
+            rv == CKR_OK && info.flags & CKF_HW_SLOT == 0
+        })
+        .expect("the software card's slot");
     let mut token: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
     for _ in 0..2 {
         assert_eq!(
-            unsafe { (f.C_GetTokenInfo.unwrap())(0, &mut token) },
+            unsafe { (f.C_GetTokenInfo.unwrap())(slot, &mut token) },
             CKR_OK
         );
     }

@@ -652,6 +652,9 @@ impl Card {
     }
 
     /// RESET RETRY COUNTER: `puk` Some → P1 00 (PUK‖new); None → P1 02 (PUK verified before).
+    /// Without `puk` the command rests on the SO login: after a reset by others that login
+    /// is gone, so `ResetLostLogin` without sending anything — a security status set since
+    /// then is someone else's (pkcs11-spec.md §2.4).
     pub fn reset_retry_counter(
         &mut self,
         pin: &PinInfo,
@@ -669,6 +672,9 @@ impl Card {
         };
         data.extend_from_slice(&new);
         let mut tx = self.transaction()?;
+        if tx.reset_seen && puk.is_none() {
+            return Err(CardError::ResetLostLogin);
+        }
         tx.ensure_application()?;
         let cmd = Command::new(0x00, 0x2C, p1, pin.reference).with_data(&data);
         let r = tx.exchange_in_application(&cmd)?;

@@ -319,6 +319,29 @@ fn change_pin_sends_old_and_new_in_one_apdu() {
 }
 
 #[test]
+fn reset_retry_counter_after_foreign_reset_needs_the_puk_in_the_command() {
+    let s = Script::new(EXTENDED_ATR.to_vec());
+    s.begin_answers(Ok(true)).begin_answers(Ok(true));
+    s.expect(SELECT_AID, "90 00").expect(
+        "00 2C 00 81 0E 31 32 33 34 35 36 37 38 31 31 31 31 31 31",
+        "90 00",
+    );
+    let mut card = s.card();
+    // Resting on the SO login, which the reset took: nothing sent.
+    assert_eq!(
+        card.reset_retry_counter(&user_pin(), None, b"222222"),
+        Err(CardError::ResetLostLogin)
+    );
+    assert!(s.apdus().is_empty());
+    assert_eq!(card.reset_epoch(), 1);
+    // With the PUK in the command the reset does not matter.
+    card.reset_retry_counter(&user_pin(), Some((&puk(), b"12345678")), b"111111")
+        .expect("rrc 00 after a reset");
+    assert_eq!(card.reset_epoch(), 2);
+    assert_eq!(s.remaining(), 0);
+}
+
+#[test]
 fn reset_retry_counter_forms() {
     let s = Script::new(EXTENDED_ATR.to_vec());
     s.expect(SELECT_AID, "90 00").expect(

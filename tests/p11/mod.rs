@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod all_functions;
+pub mod in_process;
 pub mod verify;
 
 #[allow(unused_imports)] // not every test binary signs

@@ -30,6 +30,36 @@ pub struct Stats {
     pub transactions: u64,
 }
 
+/// Commands of interest the card received since it was created, so tests can check
+/// what a host sent (e.g. that no PIN went to the card behind the user's back).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommandCounts {
+    /// VERIFY carrying a PIN or PUK value (well-formed or not).
+    pub verify_with_data: u64,
+    /// VERIFY without data: a retry-counter query, no PIN.
+    pub verify_status: u64,
+    /// PSO COMPUTE DIGITAL SIGNATURE commands, whatever the answer.
+    pub sign_commands: u64,
+    /// Signatures the card actually computed and returned.
+    pub signatures: u64,
+}
+
+impl CommandCounts {
+    fn count(&mut self, apdu: &[u8], work: Work) {
+        if let Ok(command) = crate::apdu::parse(apdu) {
+            match (command.cla, command.ins) {
+                (0x00, 0x20) if command.data.is_empty() => self.verify_status += 1,
+                (0x00, 0x20) => self.verify_with_data += 1,
+                (0x00, 0x2A) if command.p1 == 0x9E && command.p2 == 0x9A => self.sign_commands += 1,
+                _ => {}
+            }
+        }
+        if work != Work::Plain {
+            self.signatures += 1;
+        }
+    }
+}
+
 /// Time a real card would take; the card sleeps this long before answering.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Delays {
@@ -196,6 +226,7 @@ struct State {
     present: bool,
     powered: bool,
     stats: Stats,
+    commands: CommandCounts,
     delays: Delays,
 }
 
@@ -251,6 +282,7 @@ impl VirtualCard {
                 present: true,
                 powered: true,
                 stats: Stats::default(),
+                commands: CommandCounts::default(),
                 delays: Delays::default(),
             }),
             present: AtomicBool::new(true),
@@ -287,6 +319,7 @@ impl VirtualCard {
             state.stats.apdus += 1;
             state.stats.bytes_in += apdu.len() as u64;
             state.stats.bytes_out += response.len() as u64;
+            state.commands.count(apdu, work);
             let delays = state.delays;
             let delay = delays.per_apdu
                 + match work {
@@ -368,6 +401,11 @@ impl VirtualCard {
 
     pub fn stats(&self) -> Stats {
         self.state.lock().stats
+    }
+
+    /// VERIFY and signature commands received, signatures computed.
+    pub fn command_counts(&self) -> CommandCounts {
+        self.state.lock().commands
     }
 
     /// Counts one reader transaction (the module's software reader calls this in

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use virtual_card::serve::{self, ServeOptions};
-use virtual_card::{Delays, KeyAlgorithm, Stats, VirtualCard, ATR};
+use virtual_card::{CommandCounts, Delays, KeyAlgorithm, Stats, VirtualCard, ATR};
 
 fn card() -> VirtualCard {
     VirtualCard::from_image(
@@ -93,6 +93,35 @@ fn stats_count_apdus_bytes_and_transactions() {
             bytes_in: 6,
             bytes_out: 16 + 2 + 2,
             transactions: 1
+        }
+    );
+}
+
+#[test]
+fn command_counts_tell_pin_verifies_from_status_queries_and_signatures_from_attempts() {
+    let card = card();
+    assert_eq!(card.command_counts(), CommandCounts::default());
+    // No PIN verified yet: the card refuses to sign.
+    assert_eq!(mse(&card, 2, 0x30), 0x9000);
+    assert_eq!(pso(&card, &[1; 32]).1, 0x6982);
+    assert_eq!(status(&card, &h("00200081")), 0x63C3);
+    assert_eq!(verify_pin(&card), 0x9000);
+    assert_eq!(
+        status(&card, &apdu([0, 0x20, 0, 0x81], b"999999", None)),
+        0x63C2
+    );
+    assert_eq!(verify_pin(&card), 0x9000);
+    assert_eq!(mse(&card, 2, 0x30), 0x9000);
+    assert_eq!(pso(&card, &[1; 32]).1, 0x9000);
+    card.power_off();
+    card.transmit(&apdu([0, 0x20, 0, 0x81], PIN, None)); // not answered, not counted
+    assert_eq!(
+        card.command_counts(),
+        CommandCounts {
+            verify_with_data: 3,
+            verify_status: 1,
+            sign_commands: 2,
+            signatures: 1,
         }
     );
 }
