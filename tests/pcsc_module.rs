@@ -1143,7 +1143,7 @@ fn sign_many(session: &Session, name: &str, n: usize) -> String {
     let spki = p11::verify::certificate_spki(session, key);
     let mut errors = std::collections::BTreeMap::<String, usize>::new();
     let mut times = Vec::new();
-    let (mut verified, mut first_us, mut last_us) = (0, 0, 0);
+    let (mut verified, mut first_us, mut last_us, mut slowest) = (0, 0, 0, 0);
     for i in 0..n {
         let message = format!("application {} signature {i}", std::process::id());
         let mechanism = if name == "rsa" {
@@ -1155,6 +1155,9 @@ fn sign_many(session: &Session, name: &str, n: usize) -> String {
         let at = now_us();
         match session.sign(&mechanism, key, message.as_bytes()) {
             Ok(signature) => {
+                if times.iter().all(|t| *t < started.elapsed()) {
+                    slowest = i;
+                }
                 times.push(started.elapsed());
                 if first_us == 0 {
                     first_us = at;
@@ -1185,7 +1188,7 @@ fn sign_many(session: &Session, name: &str, n: usize) -> String {
     };
     format!(
         "verified={verified} errors={errors} median_ms={:.2} p99_ms={:.2} max_ms={:.2} \
-         first_us={first_us} last_us={last_us}",
+         slowest={slowest} first_us={first_us} last_us={last_us}",
         ms(times.get(times.len() / 2)),
         ms(times.get(times.len() * 99 / 100)),
         ms(times.last()),
@@ -1263,8 +1266,10 @@ fn two_applications_sign_500_times_each_with_their_own_key() {
     let started = Instant::now();
     rsa_app.send("sign rsa 500");
     ec_app.send("sign p384 500");
-    let rsa = SignRun::parse(&rsa_app.answer());
-    let ec = SignRun::parse(&ec_app.answer());
+    let (rsa_answer, ec_answer) = (rsa_app.answer(), ec_app.answer());
+    eprintln!("RSA application: {rsa_answer}\nP-384 application: {ec_answer}");
+    let rsa = SignRun::parse(&rsa_answer);
+    let ec = SignRun::parse(&ec_answer);
     let wall = started.elapsed();
     eprintln!(
         "2 applications x 500 signatures in {wall:.1?}: RSA-2048 median {:.2} ms p99 {:.2} ms \
