@@ -13,36 +13,33 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PORT=35999
+PORT=35963
 ATR_COLONS=3b:9f:96:81:31:fe:45:80:65:54:43:56:43:31:73:b4:00:40:83:05:90:00:45
 [ $# -eq 1 ] || { echo "usage: $0 CARD_FILE" >&2; exit 2; }
 
 WORK=$(mktemp -d /tmp/opensc-dump.XXXXXX)
-PCSCD_PID=""
-SERVE_PID=""
+REQUESTED_VCARD_BIN=${VCARD_BIN:-}
+# pcscd + vpcd start-up, card serving and PID-based clean-up are shared with every
+# other PC/SC test.
+# shellcheck source=../../tests/pcsc/harness.sh
+source "$ROOT/tests/pcsc/harness.sh"
 cleanup() {
-  for pid in $SERVE_PID $PCSCD_PID; do kill "$pid" 2>/dev/null || true; done
+  harness_cleanup
   [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "opensc-dump: FAIL: $*" >&2; tail -20 "$WORK"/*.log >&2 2>/dev/null || true; exit 1; }
-wait_for() { local n=$(( $1 * 10 )); shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+fail() { echo "opensc-dump: FAIL: $*" >&2; tail -20 "$WORK"/*.log "$HARNESS_TMP"/*.log >&2 2>/dev/null || true; exit 1; }
 
 for tool in pcscd pkcs15-tool opensc-tool openssl; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
-VPCD_DRIVER=$(find /usr/lib -name 'libifdvpcd.so*' -print -quit 2>/dev/null || true)
-[ -n "$VPCD_DRIVER" ] || fail "vpcd reader driver not found (package vsmartcard-vpcd)"
-pgrep -x pcscd >/dev/null && fail "another pcscd is running; only one can own /run/pcscd"
-if [ -z "${VCARD_BIN:-}" ]; then
+VCARD_BIN=$REQUESTED_VCARD_BIN
+if [ -z "$VCARD_BIN" ]; then
   VCARD_BIN=$ROOT/target/debug/eimza-vcard
   [ -x "$VCARD_BIN" ] || (cd "$ROOT" && cargo build -q -p virtual-card --bin eimza-vcard)
 fi
 cp "$1" "$WORK/card.vc" || fail "cannot read $1"
 
-mkdir "$WORK/conf"
-printf 'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x%X\nLIBPATH %s\nCHANNELID 0x%X\n' \
-  "$PORT" "$VPCD_DRIVER" "$PORT" >"$WORK/conf/vpcd"
 # The profile ATR is unknown to OpenSC: use its generic ISO 7816 driver.
 cat >"$WORK/opensc.conf" <<CONF
 app default {
@@ -53,12 +50,8 @@ app default {
 CONF
 export OPENSC_CONF=$WORK/opensc.conf
 
-pcscd -f -c "$WORK/conf" >"$WORK/pcscd.log" 2>&1 &
-PCSCD_PID=$!
-wait_for 10 test -S /run/pcscd/pcscd.comm || fail "pcscd socket did not appear"
-"$VCARD_BIN" serve "$WORK/card.vc" --vpcd "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-wait_for 10 opensc-tool -r 0 -a || fail "no card in reader 0"
+pcsc_start || fail "pcscd with vpcd did not come up"
+vcard_serve "$WORK/card.vc" "$PORT" || fail "no card in reader 0"
 
 pkcs15-tool -r 0 --dump >"$WORK/dump.txt" 2>"$WORK/dump.log" || fail "pkcs15-tool --dump"
 cat "$WORK/dump.txt"

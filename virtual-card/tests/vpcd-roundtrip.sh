@@ -18,27 +18,21 @@ EXPECTED_ATR=3B9F968131FE458065544356433173B400408305900045
 AID=A000000063504B43532D3135
 
 WORK=$(mktemp -d /tmp/vpcd-roundtrip.XXXXXX)
-PCSCD_PID=""
-SERVE_PID=""
 PASSED=0
-
-stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-}
+REQUESTED_VCARD_BIN=${VCARD_BIN:-}
+# pcscd + vpcd start-up, card serving and PID-based clean-up are shared with every
+# other PC/SC test.
+# shellcheck source=../../tests/pcsc/harness.sh
+source "$ROOT/tests/pcsc/harness.sh"
 cleanup() {
-  stop_pid "$SERVE_PID"
-  stop_pid "$PCSCD_PID"
+  harness_cleanup
   [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 fail() {
   echo "vpcd-roundtrip: FAIL: $*" >&2
-  for log in "$WORK"/*.log; do
+  for log in "$WORK"/*.log "$HARNESS_TMP"/*.log; do
     [ -e "$log" ] || continue
     echo "---- $(basename "$log")" >&2
     tail -40 "$log" >&2
@@ -47,25 +41,13 @@ fail() {
   exit 1
 }
 pass() { PASSED=$((PASSED + 1)); echo "  ok   $*"; }
-
-wait_for() { # wait_for SECONDS COMMAND...
-  local tries=$(( $1 * 10 )); shift
-  for _ in $(seq "$tries"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
-port_listens() { ss -ltn "sport = :$1" | grep -q LISTEN; }
 hex_of() { tr -d ' :\n' | tr 'a-f' 'A-F'; }
 
 for tool in pcscd opensc-tool ss; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/deps.sh installs it)"
 done
-VPCD_DRIVER=$(find /usr/lib -name 'libifdvpcd.so*' -print -quit 2>/dev/null || true)
-[ -n "$VPCD_DRIVER" ] || fail "vpcd reader driver not found (package vsmartcard-vpcd)"
-if pgrep -x pcscd >/dev/null; then
-  fail "another pcscd is running (pid $(pgrep -x pcscd | tr '\n' ' ')); only one can own /run/pcscd"
-fi
-
-if [ -z "${VCARD_BIN:-}" ]; then
+VCARD_BIN=$REQUESTED_VCARD_BIN
+if [ -z "$VCARD_BIN" ]; then
   (cd "$ROOT" && cargo build -q -p virtual-card --bin eimza-vcard) || fail "building eimza-vcard"
   VCARD_BIN=$ROOT/target/debug/eimza-vcard
 fi
@@ -81,23 +63,10 @@ fi
 "$VCARD_BIN" show "$CARD" >"$WORK/show-before.log" 2>&1 || fail "eimza-vcard show"
 PIN_BEFORE=$(sed -n 's/^PIN: \([0-9]*\) of.*/\1/p' "$WORK/show-before.log")
 
-mkdir -p "$WORK/reader.conf.d"
-cat > "$WORK/reader.conf.d/vpcd" <<CONF
-FRIENDLYNAME "Virtual PCD"
-DEVICENAME   /dev/null:0x8C7B
-LIBPATH      $VPCD_DRIVER
-CHANNELID    0x8C7B
-CONF
-pcscd -f -c "$WORK/reader.conf.d" >"$WORK/pcscd.log" 2>&1 &
-PCSCD_PID=$!
-wait_for 10 test -S /run/pcscd/pcscd.comm || fail "pcscd socket did not appear"
-wait_for 10 port_listens "$PORT" || fail "vpcd is not listening on port $PORT"
-kill -0 "$PCSCD_PID" 2>/dev/null || fail "pcscd exited"
+pcsc_start || fail "pcscd with vpcd did not come up"
 pass "pcscd with vpcd listening on $PORT"
 
-"$VCARD_BIN" serve "$CARD" --vpcd "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-wait_for 10 opensc-tool -r 0 -a || fail "no card in reader 0"
+vcard_serve "$CARD" "$PORT" || fail "no card in reader 0"
 ATR=$(opensc-tool -r 0 -a 2>"$WORK/opensc-atr.log" | hex_of)
 [ "$ATR" = "$EXPECTED_ATR" ] || fail "ATR is $ATR, expected $EXPECTED_ATR"
 pass "opensc-tool -a shows the profile ATR"
@@ -124,8 +93,8 @@ BYTES=$(sed -n '/^Received/,$p' <<<"$OUT" | tail -n +2 | cut -c1-48 | wc -w)
 [ "$BYTES" -eq 256 ] || fail "GET CHALLENGE with Le 00 returned $BYTES bytes, expected 256"
 pass "GET CHALLENGE returns 256 bytes for Le 00"
 
-stop_pid "$SERVE_PID"; SERVE_PID=""
-wait_for 10 bash -c '! opensc-tool -r 0 -a' || fail "card still present after serve stopped"
+vcard_stop "$PORT"
+reader_has_card 0 && fail "card still present after serve stopped"
 pass "stopping serve removes the card"
 
 echo "vpcd-roundtrip: $PASSED passed, 0 failed"
