@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use virtual_card::personalise::PIN_REFERENCE;
-use virtual_card::serve::{serve, ServeOptions};
+use virtual_card::serve::Plugged;
 use virtual_card::VirtualCard;
 
 const PIN: &str = "123456";
@@ -61,49 +61,6 @@ fn card_a() -> Arc<VirtualCard> {
 
 fn card_b() -> Arc<VirtualCard> {
     Arc::new(VirtualCard::open(&card_files().1).expect("card B"))
-}
-
-/// A software card served into a vpcd reader (by `virtual_card::serve`) until unplugged.
-struct Plugged {
-    card: Arc<VirtualCard>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Plugged {
-    fn new(card: Arc<VirtualCard>, reader: usize) -> Plugged {
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (card, stop) = (card.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let options = ServeOptions {
-                    vpcd: format!("127.0.0.1:{}", READERS[reader].1),
-                    once: true,
-                    stop: &stop,
-                    log: &|_| {},
-                };
-                let _ = serve(&card, &options);
-            })
-        };
-        Plugged {
-            card,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn unplug(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Plugged {
-    fn drop(&mut self) {
-        self.unplug();
-    }
 }
 
 /// What a hand-made card does with one vpcd message.
@@ -285,8 +242,13 @@ fn wait_presence(pkcs11: &Pkcs11, slot: Slot, present: bool) -> Option<Duration>
     None
 }
 
+/// Serve `card` into vpcd reader `reader` (until the result is dropped).
+fn plug_into(card: Arc<VirtualCard>, reader: usize) -> Plugged {
+    Plugged::new(card, format!("127.0.0.1:{}", READERS[reader].1))
+}
+
 fn plug(pkcs11: &Pkcs11, card: Arc<VirtualCard>, reader: usize) -> Plugged {
-    let plugged = Plugged::new(card, reader);
+    let plugged = plug_into(card, reader);
     let slot = reader_slot(pkcs11, reader);
     assert!(
         wait_presence(pkcs11, slot, true).is_some(),
@@ -542,7 +504,7 @@ fn removal_reinsertion_and_another_card_in_the_same_reader() {
     let handle_b = session.handle();
     let mut plugged_b = plugged_b;
     plugged_b.unplug();
-    let plugged_a = Plugged::new(card_a(), 0);
+    let plugged_a = plug_into(card_a(), 0);
     std::thread::sleep(Duration::from_millis(1500));
     let (code, _) = raw_sign(handle_b, CKM_SHA256_RSA_PKCS, rsa.handle(), b"swapped");
     assert!(
@@ -633,8 +595,6 @@ fn reset_by_another_process_logs_out_without_replaying_the_pin() {
     let tries = plugged.card.status().pin.map(|p| p.tries_left);
     // Another application (its own PC/SC context) resets the card, 100 times, each
     // time between our C_Login and our C_Sign.
-    let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
-    let name = std::ffi::CString::new(READERS[0].0).unwrap();
     const RESETS: usize = 100;
     let (mut refused, mut stale_signatures, mut logins) = (0, 0, 0);
     let started = Instant::now();
@@ -648,10 +608,7 @@ fn reset_by_another_process_logs_out_without_replaying_the_pin() {
                 .unwrap();
         }
         assert!(plugged.card.is_verified(PIN_REFERENCE));
-        let other = context
-            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-            .expect("second application connects");
-        other
+        other_application()
             .disconnect(pcsc::Disposition::ResetCard)
             .map_err(|(_, e)| e)
             .expect("reset by the other application");
@@ -771,7 +728,7 @@ fn slot_events_through_pcscd() {
     let waiter = std::thread::spawn(move || (wait(0), Instant::now()));
     std::thread::sleep(Duration::from_millis(200));
     let plugged_at = Instant::now();
-    let mut plugged = Plugged::new(card_a(), 0);
+    let mut plugged = plug_into(card_a(), 0);
     let (event, at) = waiter.join().unwrap();
     assert_eq!(event, Ok(slot.id()));
     eprintln!(
@@ -1120,18 +1077,20 @@ fn now_us() -> u128 {
         .unwrap_or(0)
 }
 
-/// The private key `rsa` (RSA-2048), `p256` or `p384` of card A.
-fn key_named(session: &Session, name: &str) -> cryptoki::object::ObjectHandle {
+/// The private key `rsa` (RSA-2048), `p256` or `p384` of card A, with its certificate's
+/// public key.
+fn key_named(session: &Session, name: &str) -> (cryptoki::object::ObjectHandle, Vec<u8>) {
+    use der::Decode;
+    let with_spki = |k| (k, p11::verify::certificate_spki(session, k));
     if name == "rsa" {
-        return keys_of_type(session, KeyType::RSA)[0];
+        return with_spki(keys_of_type(session, KeyType::RSA)[0]);
     }
     let point_len = if name == "p256" { 65 } else { 97 };
     keys_of_type(session, KeyType::EC)
         .into_iter()
-        .find(|k| {
-            let spki = p11::verify::certificate_spki(session, *k);
-            use der::Decode;
-            let parsed = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(&spki).unwrap();
+        .map(with_spki)
+        .find(|(_, spki)| {
+            let parsed = x509_cert::spki::SubjectPublicKeyInfoRef::from_der(spki).unwrap();
             parsed.subject_public_key.raw_bytes().len() == point_len
         })
         .unwrap_or_else(|| panic!("no {name} key"))
@@ -1139,8 +1098,7 @@ fn key_named(session: &Session, name: &str) -> cryptoki::object::ObjectHandle {
 
 /// `n` signatures with key `name`, each verified with the key's certificate.
 fn sign_many(session: &Session, name: &str, n: usize) -> String {
-    let key = key_named(session, name);
-    let spki = p11::verify::certificate_spki(session, key);
+    let (key, spki) = key_named(session, name);
     let mut errors = std::collections::BTreeMap::<String, usize>::new();
     let mut times = Vec::new();
     let (mut verified, mut first_us, mut last_us, mut slowest) = (0, 0, 0, 0);
@@ -1237,15 +1195,20 @@ fn child_application() {
     }
 }
 
+/// Another application: its own PC/SC context, connected (shared) to vpcd reader 0.
+fn other_application() -> pcsc::Card {
+    let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
+    let name = std::ffi::CString::new(READERS[0].0).unwrap();
+    context
+        .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .expect("the other application connects")
+}
+
 /// A PC/SC transaction on reader 0 can be started at once (nobody left one open).
 fn card_is_free() -> bool {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
-        let name = std::ffi::CString::new(READERS[0].0).unwrap();
-        let mut card = context
-            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-            .expect("connect");
+        let mut card = other_application();
         let free = card.transaction().is_ok();
         let _ = tx.send(free);
         let _ = card.disconnect(pcsc::Disposition::LeaveCard);
@@ -1366,11 +1329,7 @@ fn a_card_held_by_another_application_gives_a_clear_error_after_a_bounded_wait()
     // Another application takes the card and keeps it for 4 s.
     let (held_tx, held_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
-        let context = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context");
-        let name = std::ffi::CString::new(READERS[0].0).unwrap();
-        let mut card = context
-            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
-            .expect("connect");
+        let mut card = other_application();
         {
             let _tx = card.transaction().expect("transaction");
             held_tx.send(()).unwrap();

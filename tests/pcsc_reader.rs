@@ -9,10 +9,9 @@ mod common;
 
 use eimza_pkcs11::card::{Card, CardError, PinStatus, SignAlgorithm};
 use eimza_pkcs11::reader::{system_reader_set, Reader, ReaderError, ReaderSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use virtual_card::serve::{serve, ServeOptions};
+use virtual_card::serve::{Plugged, DEFAULT_VPCD};
 use virtual_card::VirtualCard;
 
 const READER: &str = "Virtual PCD 00 00";
@@ -20,65 +19,26 @@ const READER: &str = "Virtual PCD 00 00";
 /// The tests share one vpcd reader: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// A software card plugged into vpcd reader 0 until dropped.
-struct Plugged {
-    card: Arc<VirtualCard>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// Plug a fresh card into `reader` once the previous test's card is gone (vpcd
+/// notices a closed connection only at its next ATR poll).
+fn plug_into(reader: &dyn Reader) -> Plugged {
+    assert!(
+        wait_until(Duration::from_secs(5), || !reader.state().present),
+        "previous card still present"
+    );
+    let plugged = plug();
+    assert!(
+        wait_until(Duration::from_secs(5), || reader.state().present),
+        "card never appeared"
+    );
+    plugged
 }
 
-impl Plugged {
-    /// Plug a fresh card into `reader` once the previous test's card is gone (vpcd
-    /// notices a closed connection only at its next ATR poll).
-    fn into(reader: &dyn Reader) -> Self {
-        assert!(
-            wait_until(Duration::from_secs(5), || !reader.state().present),
-            "previous card still present"
-        );
-        let plugged = Plugged::new();
-        assert!(
-            wait_until(Duration::from_secs(5), || reader.state().present),
-            "card never appeared"
-        );
-        plugged
-    }
-
-    fn new() -> Self {
-        let card = Arc::new(
-            VirtualCard::from_image(common::image(&common::ec_keys()), None).expect("card"),
-        );
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (card, stop) = (card.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let options = ServeOptions {
-                    vpcd: "127.0.0.1:35963".into(),
-                    once: true,
-                    stop: &stop,
-                    log: &|_| {},
-                };
-                let _ = serve(&card, &options);
-            })
-        };
-        Plugged {
-            card,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn unplug(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Plugged {
-    fn drop(&mut self) {
-        self.unplug();
-    }
+/// A fresh software card served into vpcd reader 0 (until the result is dropped).
+fn plug() -> Plugged {
+    let card =
+        Arc::new(VirtualCard::from_image(common::image(&common::ec_keys()), None).expect("card"));
+    Plugged::new(card, DEFAULT_VPCD.into())
 }
 
 fn reader(set: &dyn ReaderSet) -> Arc<dyn Reader> {
@@ -107,7 +67,7 @@ fn readers_state_bind_sign_over_pcsc() {
     let r = reader(&*set);
     assert!(r.is_hardware());
     let index = set.readers().iter().position(|x| x.name() == READER);
-    let plugged = Plugged::into(&*r);
+    let plugged = plug_into(&*r);
     let st = r.state();
     assert_eq!(st.atr, virtual_card::ATR);
 
@@ -164,7 +124,7 @@ fn removal_wakes_waiters_and_kills_the_connection() {
     let _one = SERIAL.lock();
     let set = system_reader_set();
     let r = reader(&*set);
-    let mut plugged = Plugged::into(&*r);
+    let mut plugged = plug_into(&*r);
     let mut card = Card::new(r.connect().expect("connect"));
     let token = card.bind().expect("bind");
     let before = r.state();
@@ -191,7 +151,7 @@ fn removal_wakes_waiters_and_kills_the_connection() {
     assert_eq!(r.connect().err(), Some(ReaderError::NoCard));
 
     // Insertion: a card plugged while nobody looks is reported by the next wait.
-    let _again = Plugged::new();
+    let _again = plug();
     let t = Instant::now();
     let mut changed = false;
     while !changed && t.elapsed() < Duration::from_secs(5) {
@@ -232,7 +192,7 @@ fn transactions_exclude_each_other() {
     let _one = SERIAL.lock();
     let set = system_reader_set();
     let r = reader(&*set);
-    let _plugged = Plugged::into(&*r);
+    let _plugged = plug_into(&*r);
     let mut a = r.connect().expect("a");
     let mut b = r.connect().expect("b");
     assert_eq!(a.begin(), Ok(false));
@@ -258,7 +218,7 @@ fn begin_waits_a_bounded_time_then_recovers() {
     let _one = SERIAL.lock();
     let set = system_reader_set();
     let r = reader(&*set);
-    let _plugged = Plugged::into(&*r);
+    let _plugged = plug_into(&*r);
     eimza_pkcs11::reader::pcsc::set_begin_timeout(Duration::from_millis(300));
     let mut a = r.connect().expect("a");
     let mut b = r.connect().expect("b");

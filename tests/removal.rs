@@ -7,6 +7,7 @@ mod p11;
 use cryptoki_sys::*;
 use eimza_pkcs11::ffi::FUNCTION_LIST as F;
 use eimza_pkcs11::reader::software::{software_card, SoftCard};
+use p11::in_process::{login_user, open_session, session_state, software_slot};
 use std::ptr::null_mut;
 
 fn slot_info(slot: CK_SLOT_ID) -> CK_SLOT_INFO {
@@ -23,14 +24,6 @@ fn token_rv(slot: CK_SLOT_ID) -> CK_RV {
     unsafe { (F.C_GetTokenInfo.unwrap())(slot, &mut info) }
 }
 
-fn session_state(session: CK_SESSION_HANDLE) -> Result<CK_STATE, CK_RV> {
-    let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
-    match unsafe { (F.C_GetSessionInfo.unwrap())(session, &mut info) } {
-        CKR_OK => Ok(info.state),
-        rv => Err(rv),
-    }
-}
-
 fn event(flags: CK_FLAGS) -> Result<CK_SLOT_ID, CK_RV> {
     let mut slot = 0;
     match unsafe { (F.C_WaitForSlotEvent.unwrap())(flags, &mut slot, null_mut()) } {
@@ -40,17 +33,8 @@ fn event(flags: CK_FLAGS) -> Result<CK_SLOT_ID, CK_RV> {
 }
 
 fn open_logged_in(slot: CK_SLOT_ID) -> CK_SESSION_HANDLE {
-    let mut session = 0;
-    unsafe {
-        assert_eq!(
-            (F.C_OpenSession.unwrap())(slot, CKF_SERIAL_SESSION, null_mut(), None, &mut session),
-            CKR_OK
-        );
-        assert_eq!(
-            (F.C_Login.unwrap())(session, CKU_USER, b"123456".as_ptr() as *mut _, 6),
-            CKR_OK
-        );
-    }
+    let session = open_session(slot).expect("C_OpenSession");
+    assert_eq!(login_user(session, b"123456"), CKR_OK);
     session
 }
 
@@ -65,16 +49,12 @@ fn removal_insertion_and_reset_by_others() {
     let soft = software_card(&path).expect("the module's software card");
 
     // The software card's slot (PC/SC readers, if any, come first).
-    let mut slots = [0; 16];
-    let mut count = 16;
+    let slot = software_slot();
+    let mut count = 0;
     assert_eq!(
-        unsafe { (F.C_GetSlotList.unwrap())(CK_FALSE, slots.as_mut_ptr(), &mut count) },
+        unsafe { (F.C_GetSlotList.unwrap())(CK_FALSE, null_mut(), &mut count) },
         CKR_OK
     );
-    let slot = *slots[..count as usize]
-        .iter()
-        .find(|s| slot_info(**s).flags & CKF_HW_SLOT == 0)
-        .expect("software slot");
     let session = open_logged_in(slot);
     assert_eq!(session_state(session), Ok(CKS_RO_USER_FUNCTIONS));
     assert_eq!(event(CKF_DONT_BLOCK), Err(CKR_NO_EVENT));

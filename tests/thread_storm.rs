@@ -12,7 +12,9 @@ mod p11;
 use cryptoki_sys::*;
 use eimza_pkcs11::ffi::FUNCTION_LIST as F;
 use eimza_pkcs11::reader::software::{software_card, VirtualSoftCard};
-use p11::in_process::{is_software_slot, p256_public_key, p256_verifies, try_software_slot};
+use p11::in_process::{
+    is_software_slot, login_user, open_session, p256_public_key, p256_verifies, try_software_slot,
+};
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -79,22 +81,25 @@ fn finalize() -> CK_RV {
     unsafe { (F.C_Finalize.unwrap())(null_mut()) }
 }
 
+/// A session on the software card's slot; `None` (after a short pause) while the
+/// library is down or the slot cannot be opened.
+fn open_on_software_slot(counts: &Counts) -> Option<CK_SESSION_HANDLE> {
+    let Some(slot) = try_software_slot() else {
+        std::thread::sleep(Duration::from_millis(1));
+        return None;
+    };
+    let session = open_session(slot);
+    check("C_OpenSession", session.err().unwrap_or(CKR_OK), counts);
+    session.ok()
+}
+
 fn signer(shared: &Shared) {
     let counts = &shared.counts;
     let f = &F;
-    let Some(slot) = try_software_slot() else {
-        std::thread::sleep(Duration::from_millis(1));
+    let Some(s) = open_on_software_slot(counts) else {
         return;
     };
-    let mut s = 0;
-    let rv =
-        unsafe { (f.C_OpenSession.unwrap())(slot, CKF_SERIAL_SESSION, null_mut(), None, &mut s) };
-    if check("C_OpenSession", rv, counts) != CKR_OK {
-        return;
-    }
-    let pin = b"123456";
-    let rv = unsafe { (f.C_Login.unwrap())(s, CKU_USER, pin.as_ptr() as *mut _, 6) };
-    check("C_Login", rv, counts);
+    check("C_Login", login_user(s, b"123456"), counts);
     let class = CKO_PRIVATE_KEY.to_ne_bytes();
     let mut template = [CK_ATTRIBUTE {
         type_: CKA_CLASS,
@@ -173,14 +178,7 @@ fn signer(shared: &Shared) {
 fn logger_out(shared: &Shared) {
     let counts = &shared.counts;
     let f = &F;
-    let Some(slot) = try_software_slot() else {
-        std::thread::sleep(Duration::from_millis(1));
-        return;
-    };
-    let mut s = 0;
-    let rv =
-        unsafe { (f.C_OpenSession.unwrap())(slot, CKF_SERIAL_SESSION, null_mut(), None, &mut s) };
-    if check("C_OpenSession", rv, counts) == CKR_OK {
+    if let Some(s) = open_on_software_slot(counts) {
         check("C_Logout", unsafe { (f.C_Logout.unwrap())(s) }, counts);
         check(
             "C_CloseSession",

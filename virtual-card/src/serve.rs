@@ -6,6 +6,8 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::vcard::VirtualCard;
@@ -60,6 +62,52 @@ pub fn serve(card: &VirtualCard, options: &ServeOptions<'_>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A card in a vpcd reader: served from a background thread for one connection, until
+/// [`unplug`](Self::unplug) or drop pulls it out (tests and tools that drive pcscd).
+pub struct Plugged {
+    pub card: Arc<VirtualCard>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Plugged {
+    /// Start serving `card` to the vpcd reader at `vpcd` (e.g. [`DEFAULT_VPCD`]).
+    pub fn new(card: Arc<VirtualCard>, vpcd: String) -> Plugged {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (card, stop) = (card.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let options = ServeOptions {
+                    vpcd,
+                    once: true,
+                    stop: &stop,
+                    log: &|_| {},
+                };
+                let _ = serve(&card, &options);
+            })
+        };
+        Plugged {
+            card,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Pull the card out: stop serving and wait for the serving thread to end.
+    pub fn unplug(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Plugged {
+    fn drop(&mut self) {
+        self.unplug();
+    }
 }
 
 fn connect(address: &str) -> io::Result<TcpStream> {
