@@ -74,12 +74,12 @@ pub trait ReaderSet: Send + Sync {
 /// Creating it sends no APDU and must not fail when pcscd is absent.
 pub fn system_reader_set() -> Arc<dyn ReaderSet> {
     let with_pcsc = !is_off(std::env::var("EIMZA_PKCS11_PCSC").ok().as_deref());
-    if let Some(ms) = std::env::var("EIMZA_PKCS11_CARD_WAIT_MS")
+    // Set at every C_Initialize, so the default comes back once the variable is gone.
+    let card_wait = std::env::var("EIMZA_PKCS11_CARD_WAIT_MS")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        pcsc::set_begin_timeout(Duration::from_millis(ms));
-    }
+        .map_or(pcsc::BEGIN_TIMEOUT, Duration::from_millis);
+    pcsc::set_begin_timeout(card_wait);
     Arc::new(SystemReaderSet::new(
         with_pcsc,
         software::readers_from_env(),
