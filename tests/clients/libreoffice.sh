@@ -44,14 +44,16 @@ make_card "$CARD" 0E1E0E1E0E1E0E1E rsa2048 p384 rsa2048 p384
 export EIMZA_TEST_PIN=$PIN   # read by lo_client.py's login command only
 TEXT="e-imza test belgesi: LibreOffice ile imzalandi"
 
-# The signer's NSS database: the module, as a user adds it (README); the test root as an
-# ordinary CA. The verifier's: the CA certificates only, no module.
+# The signer's NSS database: only the module, as a user adds it (README); signing needs
+# no trust setting. The verifier's: the CA certificates only (the root as an ordinary CA,
+# C,C,C), no module. LibreOffice 7.4's verifier needs the NES CA there: it does not build
+# the chain from the certificates the signature carries (the certificate status is then
+# INVALID, 1).
 SIGN_DB=$WORK/sign-nssdb
 VERIFY_DB=$WORK/verify-nssdb
 mkdir -p "$SIGN_DB" "$VERIFY_DB"
 certutil -N -d "sql:$SIGN_DB" --empty-password &&
   modutil -dbdir "sql:$SIGN_DB" -add eimza -libfile "$MODULE" -force >/dev/null &&
-  certutil -A -d "sql:$SIGN_DB" -n "test root" -t "C,C,C" -a -i "$WORK/ca/root-ca.pem" &&
   certutil -N -d "sql:$VERIFY_DB" --empty-password &&
   certutil -A -d "sql:$VERIFY_DB" -n "test root" -t "C,C,C" -a -i "$WORK/ca/root-ca.pem" &&
   certutil -A -d "sql:$VERIFY_DB" -n "test NES CA" -t ",," -a -i "$WORK/ca/nes-ca.pem" || {
@@ -68,32 +70,44 @@ declare -A SOFFICE_PIDS=()
 
 alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $s != Z* ]]; }
 
-# lo NAME COMMAND ARGS...: lo_client.py against soffice NAME, bounded in time.
-lo() { local name=$1; shift; timeout 300 "$UNO_PYTHON" "$LO/lo_client.py" "eimza-lo-$name-$$" "$@"; }
+# The UNO pipe is a socket in /tmp, shared with other runs (also ones in other PID
+# namespaces, where $$ repeats): named after this run's unique WORK folder.
+pipe_name() { echo "eimza-lo-$1-$(basename "$WORK")"; }
 
-# soffice_start NAME NSSDB: a fresh profile with the login macro, soffice listening on
-# the pipe eimza-lo-NAME-PID. Returns when it answers over UNO (at most 180 s).
+# lo NAME COMMAND ARGS...: lo_client.py against soffice NAME, bounded in time.
+lo() { local name=$1; shift; timeout 300 "$UNO_PYTHON" "$LO/lo_client.py" "$(pipe_name "$name")" "$@"; }
+
+# soffice_start NAME [NSSDB]: a fresh profile with the login macro, soffice listening on
+# its pipe (pipe_name), with MOZILLA_CERTIFICATE_FOLDER=sql:NSSDB when given (else
+# unset). soffice_wait returns when it answers over UNO (at most 180 s).
 soffice_start() {
-  local name=$1 db=$2 profile=$WORK/$1-profile
+  local name=$1 db=${2:-} profile=$WORK/$1-profile
+  local nss_env=(-u MOZILLA_CERTIFICATE_FOLDER)
+  [ -n "$db" ] && nss_env+=("MOZILLA_CERTIFICATE_FOLDER=sql:$db")
   rm -rf "$profile"
   # A new profile's first start ends with "restart required" (exit 81): make it here.
   timeout 120 "$SOFFICE" --headless --terminate_after_init "-env:UserInstallation=file://$profile" \
     >"$WORK/$name-init.log" 2>&1
   mkdir -p "$profile/user/Scripts/python" && cp "$LO/eimza_login.py" "$profile/user/Scripts/python/" || return 1
-  MOZILLA_CERTIFICATE_FOLDER=sql:$db TZ=Europe/Istanbul "$SOFFICE" --headless --invisible --nologo \
+  env "${nss_env[@]}" TZ=Europe/Istanbul "$SOFFICE" --headless --invisible --nologo \
     --norestore --nodefault --nolockcheck "-env:UserInstallation=file://$profile" \
-    "--accept=pipe,name=eimza-lo-$name-$$;urp;" >"$WORK/$name-soffice.log" 2>&1 &
+    "--accept=pipe,name=$(pipe_name "$name");urp;" >"$WORK/$name-soffice.log" 2>&1 &
   SOFFICE_PIDS[$name]=$!
 }
 
-soffice_wait() { lo "$1" wait 180 && alive "${SOFFICE_PIDS[$1]}"; }
+soffice_wait() { lo "$1" wait 180 >/dev/null && alive "${SOFFICE_PIDS[$1]}"; }
 
 soffice_stop() {
   local name=$1 pid=${SOFFICE_PIDS[$1]:-} i
   [ -n "$pid" ] || return 0
   alive "$pid" && lo "$name" terminate >/dev/null 2>&1
   for i in $(seq 300); do alive "$pid" || break; sleep 0.1; done
-  alive "$pid" && { echo "soffice $name did not terminate; killing it" >&2; kill "$pid"; }
+  if alive "$pid"; then
+    echo "soffice $name did not terminate; killing it" >&2
+    kill "$pid"
+    for i in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -9 "$pid"
+  fi
   wait "$pid" 2>/dev/null
   unset "SOFFICE_PIDS[$name]"
 }
@@ -247,15 +261,23 @@ other_root() {
       -keyout "$WORK/other-root.key" -out "$WORK/other-root.pem" 2>/dev/null
 }
 
-start_both() {
-  soffice_start verifier "$VERIFY_DB" && soffice_start signer "$SIGN_DB" &&
-    soffice_wait verifier && soffice_wait signer
+# The signer finds its NSS database either through MOZILLA_CERTIFICATE_FOLDER ("env") or
+# through the setting Tools > Options > LibreOffice > Security > Certificate Path writes
+# ("certdir", set over UNO before NSS starts, as the dialog's OK does).
+start_both() { # env|certdir
+  local signer_db=$SIGN_DB
+  [ "$1" = certdir ] && signer_db=
+  soffice_start verifier "$VERIFY_DB" && soffice_start signer $signer_db &&
+    soffice_wait verifier && soffice_wait signer || return 1
+  [ "$1" = env ] || lo signer set-cert-dir "$SIGN_DB"
 }
 
-suite() { # TRANSPORT
+suite() { # TRANSPORT env|certdir
   TRANSPORT=$1
-  local t0=$SECONDS kind label
-  check "soffice (signer: module in its NSS database; verifier: CA certificates only) answer over UNO" start_both
+  local t0=$SECONDS kind label how="MOZILLA_CERTIFICATE_FOLDER=sql:DB"
+  [ "$2" = certdir ] && how="Certificate Path setting (CertDir) = DB"
+  check "soffice answers over UNO (signer: NSS database with the module, by $how; verifier: CA certificates only)" \
+    start_both "$2"
   if [ ! -f "$WORK/doc.odt" ]; then
     check "the verifier writes the Writer document to sign (ODF)" lo verifier new-odt "$WORK/doc.odt" "$TEXT"
   fi
@@ -299,17 +321,19 @@ suite() { # TRANSPORT
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 bench() {
-  local runs=$BENCH_RUNS i label kind out t f
+  local runs=$BENCH_RUNS i label kind out f
   TRANSPORT=bench
   soffice_start verifier "$VERIFY_DB" && soffice_wait verifier &&
     lo verifier new-odt "$WORK/doc.odt" "$TEXT" >/dev/null && soffice_stop verifier || return 1
-  soffice_start signer "$SIGN_DB"
-  local t0=$SECONDS
-  soffice_wait signer || return 1
-  echo "soffice start to UNO answer: $((SECONDS - t0)) s (not a card figure)"
-  t0=$(date +%s.%N)
-  lo signer login "$TOKEN" >/dev/null || return 1
-  printf 'login macro (NSS init + C_Login): %.3f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
+  local t0
+  t0=$(date +%s%N)
+  soffice_start signer "$SIGN_DB" && soffice_wait signer || return 1
+  echo "soffice start (new profile) to its first UNO answer: $((($(date +%s%N) - t0) / 1000000)) ms"
+  out=$(lo signer login "$TOKEN") || { echo "$out"; return 1; }
+  echo "first SEInitializer.createSecurityContext (NSS loads the module, the token is bound):" \
+    "$(sed -n 's/.*nss_init_seconds=\([0-9.]*\).*/\1/p' <<<"$out") s"
+  echo "login macro (PK11_CheckUserPassword: C_Login, NSS re-reads the token's objects):" \
+    "$(sed -n 's/.* seconds=//p' <<<"$out") s"
   : > "$WORK/bench.txt"
   for i in $(seq "$runs"); do
     for kind in rsa ecdsa; do
@@ -352,9 +376,9 @@ fi
 
 echo "-- in process"
 use_inprocess "$CARD"
-suite inprocess
+suite inprocess env
 echo "-- through pcscd + vpcd"
 use_pcscd "$CARD"
 trap 'soffice_cleanup; harness_cleanup' EXIT
-suite pcscd
+suite pcscd certdir
 finish

@@ -6,6 +6,8 @@
 #   wait SECONDS                       connect, retrying until soffice answers
 #   new-odt OUT.odt TEXT               a Writer document holding TEXT, saved as ODF
 #   list-without-login                 getPersonalCertificates must raise NoPasswordException
+#   set-cert-dir DIR                   what Tools > Options > Security > Certificate Path
+#                                      > OK stores (CertDir); read when NSS starts
 #   login TOKEN                        the login macro (PIN from $EIMZA_TEST_PIN) in soffice
 #   logged-in TOKEN                    does NSS in soffice see the token logged in
 #   sign-odf CERT.der DOC.odt          signDocumentWithCertificate, in place; the
@@ -167,10 +169,21 @@ def main():
             return 0
         print("no exception; %d certificates" % len(certs))
         return 1
+    elif command == "set-cert-dir":
+        access = office.create("com.sun.star.configuration.ConfigurationProvider") \
+            .createInstanceWithArguments(
+                "com.sun.star.configuration.ConfigurationUpdateAccess",
+                (prop("nodepath", "/org.openoffice.Office.Common/Security/Scripting"),))
+        access.setPropertyValue("CertDir", args[0])
+        access.commitChanges()
+        print("CertDir", access.getPropertyValue("CertDir"))
     elif command == "login":
-        office.security_environment()
+        start = time.monotonic()
+        office.security_environment()  # the first one loads NSS and the module
+        nss_seconds = time.monotonic() - start
+        start = time.monotonic()
         result = office.macro("login", args[0], os.environ["EIMZA_TEST_PIN"])
-        print(result)
+        print("%s nss_init_seconds=%.3f seconds=%.3f" % (result, nss_seconds, time.monotonic() - start))
         return 0 if result == "logged in" else 1
     elif command == "logged-in":
         office.security_environment()
