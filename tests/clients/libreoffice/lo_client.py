@@ -23,6 +23,7 @@ import hashlib
 import os
 import sys
 import time
+import traceback
 
 import uno
 from com.sun.star.beans import PropertyValue
@@ -243,5 +244,24 @@ def main():
     return 0
 
 
+def run():
+    try:
+        code = main()
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+            code = 1
+        else:
+            code = e.code or 0
+    except Exception:  # a UNO exception: report it like Python would
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # pyuno's bridge teardown at interpreter exit crashes now and then (SIGSEGV after the
+    # work is done, 2 runs in 40 here): leave without it, with the command's own status.
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
