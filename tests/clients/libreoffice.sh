@@ -36,14 +36,15 @@ fi
 
 pyhanko_venv || { echo "  FAIL pyHanko could not be installed"; rm -rf "$WORK"; exit 1; }
 
-# The card: keys 3 and 4 carry keyUsage nonRepudiation and no extended key usage, like
-# real NES certificates (NSS refuses clientAuth-only certificates for document signing).
+# The card's keys are the software card's default: keyUsage nonRepudiation and no
+# extended key usage, like real NES certificates (NSS refuses clientAuth-only
+# certificates for document signing).
 CARD=$WORK/lo.card
 TOKEN=AKIS_0E1E0E1E0E1E0E1E
 NES=12345678950NES
-RSA_LABEL=${NES}2
-EC_LABEL=${NES}3
-make_card "$CARD" 0E1E0E1E0E1E0E1E rsa2048 p384 rsa2048 p384
+RSA_LABEL=${NES}0
+EC_LABEL=${NES}1
+make_card "$CARD" 0E1E0E1E0E1E0E1E rsa2048 p384
 export EIMZA_TEST_PIN=$PIN   # read by lo_client.py's login command only
 TEXT="e-imza test belgesi: LibreOffice ile imzalandi"
 
@@ -334,7 +335,7 @@ bench() {
   soffice_start signer "$SIGN_DB" && soffice_wait signer || return 1
   echo "soffice start (new profile) to its first UNO answer: $((($(date +%s%N) - t0) / 1000000)) ms"
   out=$(lo signer login "$TOKEN") || { echo "$out"; return 1; }
-  echo "first SEInitializer.createSecurityContext (NSS loads the module, cold bind of the 4-key card):" \
+  echo "first SEInitializer.createSecurityContext (NSS loads the module, cold bind of the 2-key card):" \
     "$(sed -n 's/.*nss_init_seconds=\([0-9.]*\).*/\1/p' <<<"$out") s"
   echo "login macro (PK11_CheckUserPassword: C_Login, NSS re-reads the token's objects):" \
     "$(sed -n 's/.* seconds=//p' <<<"$out") s"
