@@ -225,6 +225,7 @@ pub fn image(keys: &[Key]) -> CardImage {
     files.push(ef(&[0x3F00, 0x3D00, 0x4403], pukdf, 1024));
     files.push(ef(&[0x3F00, 0x3D00, 0x4404], cdf, 1024));
     CardImage {
+        family: Default::default(),
         serial: vec![0x0A, 0x1B, 0x2C, 0x3D],
         files,
         keys: keys
