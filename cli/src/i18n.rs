@@ -171,6 +171,8 @@ pub enum Msg {
     DemoNoOpenssl,
     DemoUnexpected(String),
     DemoDone,
+
+    Diagnose(crate::diagnose::DiagnoseMsg),
 }
 
 /// The steps of `eimza demo`.
@@ -393,6 +395,7 @@ fn english(msg: &Msg) -> String {
         DemoNoOpenssl => "openssl is not installed: verification skipped.".into(),
         DemoUnexpected(step) => format!("The demo stopped: step {step} did not end as expected."),
         DemoDone => "\nDemo finished: the card was created, used, blocked and unblocked. Its folder is removed.".into(),
+        Diagnose(m) => m.english(),
     }
 }
 
@@ -585,6 +588,7 @@ fn turkish(msg: &Msg) -> String {
         DemoNoOpenssl => "openssl kurulu değil: doğrulama atlandı.".into(),
         DemoUnexpected(step) => format!("Gösterim durdu: {step}. adım beklendiği gibi bitmedi."),
         DemoDone => "\nGösterim tamamlandı: kart oluşturuldu, kullanıldı, bloke edildi ve blokesi kaldırıldı. Klasörü silindi.".into(),
+        Diagnose(m) => m.turkish(),
     }
 }
 
@@ -624,6 +628,14 @@ Commands:
        [--out OUT.p7s]   write the signature to OUT.p7s
        [--pss]           RSA-PSS instead of PKCS#1 v1.5 (RSA keys)
   demo                   walk through the card's life on a software card
+  diagnose               read-only diagnosis of a card that does not work, as one
+                         text file for a bug report (no PIN is sent)
+       [--reader NAME]   the reader whose name contains NAME (default: the first
+                         with a card); --card FILE: a software card file instead
+       [--counters]      also query the PIN/PUK retry counters (VERIFY without a
+                         PIN; never on AKIS v1.0 or unknown cards)
+       [--full]          do not mask national ID numbers in the report
+       [--out FILE]      the report file (default eimza-diagnose-<UTC time>.txt)
 
 Options:
   --module PATH   PKCS#11 module to use (default: libeimza_pkcs11.so installed
@@ -664,6 +676,14 @@ Komutlar:
        [--out ÇIKTI.p7s] imzayı ÇIKTI.p7s dosyasına yazar
        [--pss]           RSA anahtarlarında PKCS#1 v1.5 yerine RSA-PSS
   demo                   yazılım kartı üzerinde kartın yaşamını adım adım gösterir
+  diagnose               çalışmayan bir kartın salt okunur tanısı: hata bildirimi
+                         için tek bir metin dosyası (PIN gönderilmez)
+       [--reader AD]     adında AD geçen okuyucu (varsayılan: kart takılı ilki);
+                         --card DOSYA: okuyucu yerine bir yazılım kartı dosyası
+       [--counters]      PIN/PUK deneme sayaçlarını da sorgula (PIN'siz VERIFY;
+                         AKIS v1.0 ve tanınmayan kartlarda asla)
+       [--full]          rapordaki T.C. kimlik numaralarını gizleme
+       [--out DOSYA]     rapor dosyası (varsayılan eimza-diagnose-<UTC zamanı>.txt)
 
 Seçenekler:
   --module YOL    kullanılacak PKCS#11 modülü (varsayılan: eimza'nın yanında

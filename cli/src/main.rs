@@ -1,7 +1,7 @@
 //! `eimza`: the card holder's tool for e-imza cards, a PKCS#11 client that works with
 //! any module (`--module PATH`; by default the eimza module installed beside it).
 //!
-//! Commands: `status`, `pin change`, `pin unblock`, `sign FILE`, `demo`.
+//! Commands: `status`, `pin change`, `pin unblock`, `sign FILE`, `demo`, `diagnose`.
 //! Messages are Turkish when LC_ALL / LC_MESSAGES / LANG start with "tr".
 //!
 //! Exit codes:
@@ -16,6 +16,7 @@ mod certinfo;
 mod cms;
 mod commands;
 mod demo;
+mod diagnose;
 mod i18n;
 mod policy;
 mod prompt;
@@ -65,6 +66,7 @@ enum Command {
     PinUnblock,
     Sign(SignOptions),
     Demo,
+    Diagnose(diagnose::DiagnoseOptions),
 }
 
 fn parse_slot(text: &str) -> Option<u64> {
@@ -78,6 +80,7 @@ fn parse(args: &[String]) -> Result<(Options, Command), Msg> {
     let mut opts = Options::default();
     let mut words: Vec<String> = Vec::new();
     let (mut label, mut out, mut pss) = (None, None, false);
+    let mut diag = diagnose::DiagnoseOptions::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -98,6 +101,10 @@ fn parse(args: &[String]) -> Result<(Options, Command), Msg> {
             "--label" => label = Some(value("--label")?),
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--pss" => pss = true,
+            "--reader" => diag.reader = Some(value("--reader")?),
+            "--card" => diag.card_file = Some(PathBuf::from(value("--card")?)),
+            "--counters" => diag.counters = true,
+            "--full" => diag.full = true,
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(Msg::UnknownCommand(s.to_string()))
             }
@@ -118,9 +125,10 @@ fn parse(args: &[String]) -> Result<(Options, Command), Msg> {
             pss,
         }),
         ["demo"] => Command::Demo,
-        ["status" | "demo", extra, ..] | ["pin", _, extra, ..] | ["sign", _, extra, ..] => {
-            return Err(Msg::UnexpectedArgument(extra.to_string()))
-        }
+        ["diagnose"] => Command::Diagnose(diagnose::DiagnoseOptions { out, ..diag }),
+        ["status" | "demo" | "diagnose", extra, ..]
+        | ["pin", _, extra, ..]
+        | ["sign", _, extra, ..] => return Err(Msg::UnexpectedArgument(extra.to_string())),
         [first, ..] => return Err(Msg::UnknownCommand(first.to_string())),
     };
     Ok((opts, command))
@@ -145,6 +153,7 @@ fn run(lang: Lang) -> Result<(), Failure> {
         Command::PinUnblock => commands::pin_unblock(&opts, &out, &mut input),
         Command::Sign(sign) => commands::sign(&opts, &sign, &out, &mut input),
         Command::Demo => demo::run(&opts, &out),
+        Command::Diagnose(options) => diagnose::run(&options, lang),
     }
 }
 

@@ -20,12 +20,16 @@ check() {
   fi
 }
 
-# A fresh software card (replaces FILE if it exists): make_card FILE SERIAL KEY...
+# A fresh software card (replaces FILE if it exists):
+#   make_card [--family v1.0|v1|v2] FILE SERIAL KEY...
+# The family (default v2) gives the card that AKIS family's ATR and command forms.
 make_card() {
+  local family=()
+  if [ "${1:-}" = --family ]; then family=(--family "$2"); shift 2; fi
   local file=$1 serial=$2; shift 2
   local args=()
   for k in "$@"; do args+=(--key "$k"); done
-  "$VCARD_BIN" create "$file" --force --serial "$serial" --ca-dir "$WORK/ca" "${args[@]}" >/dev/null
+  "$VCARD_BIN" create "$file" --force --serial "$serial" --ca-dir "$WORK/ca" "${family[@]}" "${args[@]}" >/dev/null
 }
 
 # pyHanko from PyPI (pinned) in a venv under target/, made once and reused by every
