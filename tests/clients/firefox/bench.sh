@@ -18,8 +18,8 @@ RUNS=${2:-5}
 export EIMZA_VCARD_DELAYS=${EIMZA_VCARD_DELAYS:-rsa=60ms,ecdsa=30ms,apdu=5ms}
 BENCH_RSA=$WORK/bench-rsa.card
 BENCH_EC=$WORK/bench-ec.card
-make_card "$BENCH_RSA" "$RSA_SERIAL" rsa2048
-make_card "$BENCH_EC" "$EC_SERIAL" p384
+make_card "$BENCH_RSA" "$RSA_SERIAL" rsa2048:tls
+make_card "$BENCH_EC" "$EC_SERIAL" p384:tls
 make_server_cert || exit 1
 export XDG_CACHE_HOME=$WORK/cache
 use_pcscd "$BENCH_RSA"
