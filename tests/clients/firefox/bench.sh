@@ -104,16 +104,20 @@ print(json.dumps(r))
 PY
 }
 
-echo "firefox bench: $RUNS runs per configuration, card delays $EIMZA_VCARD_DELAYS, pcscd + vpcd; $(nproc) cores; $(uptime)"
+echo "firefox bench: $RUNS runs per configuration, card delays $EIMZA_VCARD_DELAYS, pcscd + vpcd; $(nproc) cores; $(date -u '+%F %T UTC'); $(uptime)"
 for i in $(seq "$RUNS"); do
   bench_run "nomodule-$i" 0 0 || echo "run nomodule-$i failed"
   bench_run "cacheoff-$i" 1 0 || echo "run cacheoff-$i failed"
   bench_run "cacheon-$i" 1 1 || echo "run cacheon-$i failed"
   tail -3 "$RESULTS"
 done
+echo "end: $(uptime)"
 python3 - "$RESULTS" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in rows:
+    if r.get("bound_ms") is not None and r.get("init_ms") is not None:
+        r["bind_ms"] = r["bound_ms"] - r["init_ms"]
 def summary(prefix, key):
     v = [r[key] for r in rows if r["run"].startswith(prefix) and r.get(key) is not None]
     if not v:
@@ -125,6 +129,7 @@ print("| Firefox 153 ESR, pcscd + vpcd, card delays: median (min–max) ms, %d r
 print("|---|---|---|---|")
 for key, what in [("init_ms", "launch → module C_Initialize returned"),
                   ("bound_ms", "launch → token bound (first C_GetTokenInfo reading the card)"),
+                  ("bind_ms", "the module's part: C_Initialize returned → token bound"),
                   ("marionette_ms", "launch → Marionette answers"),
                   ("token_ms", "launch → nsIPKCS11ModuleDB lists the token"),
                   ("rsa_pin_ms", "TLS 1.3 handshake + page, RSA-2048 (RSA-PSS), PIN dialog → C_Login + signature"),
