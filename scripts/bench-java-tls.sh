@@ -18,11 +18,7 @@ export EIMZA_VCARD_DELAYS=${DELAYS:-rsa=60ms,ecdsa=30ms,apdu=5ms}
 export EIMZA_PKCS11_CACHE=0
 
 CARD=$WORK/tls.card
-if "$VCARD_BIN" --help 2>&1 | grep -q ':tls'; then
-  make_card "$CARD" 7B7B7B7B7B7B7B7B rsa2048:tls p384:tls
-else
-  make_card "$CARD" 7B7B7B7B7B7B7B7B rsa2048 p384
-fi
+make_card "$CARD" 7B7B7B7B7B7B7B7B rsa2048:tls p384:tls
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
   -keyout "$WORK/server.key" -out "$WORK/server.pem" 2>/dev/null || exit 1

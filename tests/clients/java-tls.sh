@@ -11,13 +11,8 @@ source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/tls.card
 NES=12345678950NES
-# TLS client keys carry digitalSignature + clientAuth (JSSE's key manager and the
-# server check that). Newer eimza-vcard asks for them explicitly with :tls.
-if "$VCARD_BIN" --help 2>&1 | grep -q ':tls'; then
-  make_card "$CARD" 7A7A7A7A7A7A7A7A rsa2048:tls p384:tls
-else
-  make_card "$CARD" 7A7A7A7A7A7A7A7A rsa2048 p384
-fi
+# TLS client keys: digitalSignature + clientAuth (the server checks the purpose).
+make_card "$CARD" 7A7A7A7A7A7A7A7A rsa2048:tls p384:tls
 
 # The server: its own P-256 certificate for 127.0.0.1; it trusts the card's root CA.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -107,10 +102,5 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-echo "-- in process"
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-use_pcscd "$CARD"
-suite
+on_both_transports suite "$CARD"
 finish

@@ -11,7 +11,9 @@
 # the P-256 card runs its EC sign and verify tests.)
 source "$(dirname "$0")/lib.sh"
 P11TEST=$ROOT/target/p11test/p11test
-"$ROOT/scripts/build-p11test.sh" "$P11TEST" >/dev/null
+if ! "$ROOT/scripts/build-p11test.sh" "$P11TEST" >"$WORK/build.log" 2>&1; then
+  tail -5 "$WORK/build.log"; check "p11test is built (scripts/build-p11test.sh)" false; finish; exit 1
+fi
 REF=$ROOT/tests/clients/p11test-reference
 
 slot_of() { # slot id (decimal) of the token with label $1
@@ -52,23 +54,6 @@ compare_p11test() { # compare_p11test NAME: the run's log and JSON against the r
   diff -u "$REF/$2.json" "$WORK/$2.cmp"
 }
 
-CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card; CARD_P256=$WORK/p256.card
-make_card "$CARD_RSA" 0E0E0E0E0E0E0E01 rsa2048
-make_card "$CARD_EC" 0E0E0E0E0E0E0E02 p384
-make_card "$CARD_P256" 0E0E0E0E0E0E0E03 p256
-for mode in inprocess pcscd; do
-  echo "-- $mode"
-  # vpcd has two readers: the P-256 card takes the RSA card's place for its run.
-  if [ $mode = inprocess ]; then use_inprocess "$CARD_RSA:$CARD_EC:$CARD_P256"; else use_pcscd "$CARD_RSA" "$CARD_EC"; fi
-  # RSA: 6 single-part, 5 multi-part, 9 PSS signatures, each verified by the module.
-  check "p11test on the RSA card ($mode), 20 signatures verified by C_Verify*" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa 20
-  check "p11test on the P-384 card ($mode) (p11test cannot sign with P-384)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec 0
-  if [ $mode = pcscd ]; then vcard_stop 35963; vcard_serve "$CARD_P256" 35963 || pcsc_abort; fi
-  # P-256: 5 read-only and 20 signature-size signatures, each verified by the module.
-  check "p11test on the P-256 card ($mode), 25 signatures verified by C_Verify*" run_p11test AKIS_0E0E0E0E0E0E0E03 p256 25
-  if [ $mode = pcscd ]; then vcard_stop 35963; vcard_serve "$CARD_RSA" 35963 || pcsc_abort; fi
-done
-
 # wait_test (-i): p11test blocks in C_WaitForSlotEvent until a slot has a token. It is
 # started on slot 0 with the card already pulled out (p11test accepts an explicitly
 # chosen empty slot), and the card is inserted once it waits: one event, no race with
@@ -92,5 +77,35 @@ interactive_run() {
   grep -A2 'wait_test' "$WORK/rsa-interactive.json" | grep -q '"pass"' || { echo "wait_test did not pass"; return 1; }
   compare_p11test rsa-interactive && verified_by_module rsa-interactive 20
 }
-check "p11test -i on the RSA card: wait_test sees the card pulled and re-inserted (pcscd)" interactive_run
+
+# The P-256 card's run: in process it is the only card; through pcscd it takes the RSA
+# card's place in reader 0 (vpcd has two readers), which gets the RSA card back after.
+p256_run() {
+  local rv
+  if [ "$TRANSPORT" = inprocess ]; then
+    EIMZA_VIRTUAL_CARD=$CARD_P256 run_p11test AKIS_0E0E0E0E0E0E0E03 p256 25; return
+  fi
+  vcard_stop 35963; vcard_serve "$CARD_P256" 35963 || return 1
+  run_p11test AKIS_0E0E0E0E0E0E0E03 p256 25; rv=$?
+  vcard_stop 35963; vcard_serve "$CARD_RSA" 35963 || return 1
+  return $rv
+}
+
+suite() {
+  local mode=$1
+  # RSA: 6 single-part, 5 multi-part, 9 PSS signatures, each verified by the module.
+  check "p11test on the RSA card ($mode), 20 signatures verified by C_Verify*" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa 20
+  check "p11test on the P-384 card ($mode) (p11test cannot sign with P-384)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec 0
+  # P-256: 5 read-only and 20 signature-size signatures, each verified by the module.
+  check "p11test on the P-256 card ($mode), 25 signatures verified by C_Verify*" p256_run
+  if [ "$mode" = pcscd ]; then
+    check "p11test -i on the RSA card: wait_test sees the card pulled and re-inserted (pcscd)" interactive_run
+  fi
+}
+
+CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card; CARD_P256=$WORK/p256.card
+make_card "$CARD_RSA" 0E0E0E0E0E0E0E01 rsa2048
+make_card "$CARD_EC" 0E0E0E0E0E0E0E02 p384
+make_card "$CARD_P256" 0E0E0E0E0E0E0E03 p256
+on_both_transports suite "$CARD_RSA" "$CARD_EC"
 finish
