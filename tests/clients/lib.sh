@@ -83,6 +83,16 @@ pcsc_abort() {
   finish; exit 1
 }
 
+# skip_scenario REASON: the scenario cannot run here. It says SKIP and exits 77, which
+# scripts/test.sh counts as skipped (and fails on: CI allows no skip). Never exit 0
+# for a scenario that did not run.
+SKIP_STATUS=77
+skip_scenario() {
+  echo "SKIP $(basename "$0"): $*"
+  [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"
+  exit "$SKIP_STATUS"
+}
+
 finish() {
   echo "$(basename "$0"): $CHECKS_PASSED passed, $CHECKS_FAILED failed"
   [ "${KEEP_WORK:-}" = 1 ] || rm -rf "$WORK"
