@@ -708,6 +708,67 @@ fn eight_threads_sign_at_once() {
     pkcs11.finalize().unwrap();
 }
 
+/// Two vpcd readers, each card signed from its own thread: every signature verified,
+/// and in every round both cards are inside a signature at the same moment (their
+/// signature hooks meet; tests/parallel_cards.rs does the same in process).
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn two_readers_sign_at_the_same_time() {
+    const ROUNDS: usize = 10;
+    let _guard = serial();
+    let pkcs11 = open();
+    let rendezvous = Arc::new(p11::rendezvous::Rendezvous::new(READERS.len()));
+    let cards = [card_a(), card_b()];
+    let before: Vec<u64> = cards
+        .iter()
+        .map(|c| c.command_counts().signatures)
+        .collect();
+    for card in &cards {
+        let rendezvous = rendezvous.clone();
+        card.set_signature_hook(Some(Arc::new(move || rendezvous.meet())));
+    }
+    let plugged: Vec<Plugged> = cards
+        .iter()
+        .enumerate()
+        .map(|(reader, card)| plug(&pkcs11, card.clone(), reader))
+        .collect();
+    let verified = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for reader in 0..READERS.len() {
+            let (pkcs11, verified) = (&pkcs11, &verified);
+            s.spawn(move || {
+                let session = pkcs11.open_ro_session(reader_slot(pkcs11, reader)).unwrap();
+                session.login(UserType::User, Some(&pin())).unwrap();
+                let key = keys_of_type(&session, KeyType::EC)[0];
+                let spki = certificate_spki(&session, key);
+                for round in 0..ROUNDS {
+                    let message = format!("reader {reader}, round {round}");
+                    let signature = session
+                        .sign(&Mechanism::EcdsaSha256, key, message.as_bytes())
+                        .unwrap();
+                    verify_ec(
+                        &spki,
+                        &hash(MechanismType::SHA256, message.as_bytes()),
+                        &signature,
+                    );
+                    verified.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    for card in &cards {
+        card.set_signature_hook(None);
+    }
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+    rendezvous.assert_met(ROUNDS);
+    assert_eq!(verified.load(Ordering::SeqCst), READERS.len() * ROUNDS);
+    for (card, before) in cards.iter().zip(before) {
+        assert_eq!(card.command_counts().signatures - before, ROUNDS as u64);
+    }
+    eprintln!("{ROUNDS} rounds: both vpcd cards inside a signature at the same moment");
+}
+
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
 fn slot_events_through_pcscd() {
