@@ -165,7 +165,11 @@ fn every_kill_leaves_a_consistent_card() {
     let started = Instant::now();
     for kill in 0..KILLS {
         let mut child = Command::new(&exe)
-            .args(["every_kill_leaves_a_consistent_card", "--exact", "--nocapture"])
+            .args([
+                "every_kill_leaves_a_consistent_card",
+                "--exact",
+                "--nocapture",
+            ])
             .args(["--test-threads", "1"])
             .env(CHILD_ENV, format!("{}|{next_step}", path.display()))
             .stdout(Stdio::piped())
