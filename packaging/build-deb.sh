@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package target/debian/eimza-pkcs11_<version>_<arch>.deb with plain
-# dpkg-deb from a staged tree (no cargo-deb, nothing downloaded):
+# dpkg-deb from a staged tree (no cargo-deb, nothing downloaded; why: the commit that
+# wrote this line, and below in short: the multiarch path also goes into generated file
+# contents, generated man pages come first, and CI would have to build cargo-deb):
 #   /usr/lib/<multiarch>/pkcs11/libeimza_pkcs11.so   the module (stripped)
 #   /usr/share/p11-kit/modules/eimza.module           its p11-kit registration
 #   /usr/bin/eimza                                    the card holder's tool (stripped)
