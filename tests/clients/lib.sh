@@ -28,6 +28,20 @@ make_card() {
   "$VCARD_BIN" create "$file" --force --serial "$serial" --ca-dir "$WORK/ca" "${args[@]}" >/dev/null
 }
 
+# pyHanko from PyPI (pinned) in a venv under target/, made once and reused by every
+# scenario that needs it. Sets PYHANKO and PYHANKO_PYTHON; returns 1 if pip fails.
+pyhanko_venv() {
+  local venv=$ROOT/target/pyhanko-venv
+  if [ ! -x "$venv/bin/pyhanko" ]; then
+    echo "$(basename "$0"): installing pyHanko into $venv"
+    python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q pyhanko==0.38.0 pyhanko-cli==0.6.0 python-pkcs11==0.10.1 || {
+        rm -rf "$venv"; return 1; }
+  fi
+  PYHANKO=$venv/bin/pyhanko
+  PYHANKO_PYTHON=$venv/bin/python
+}
+
 # Use software cards in process (no pcscd).
 use_inprocess() { export EIMZA_VIRTUAL_CARD="$*"; }
 
