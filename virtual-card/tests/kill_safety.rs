@@ -177,22 +177,38 @@ fn every_kill_leaves_a_consistent_card() {
             .spawn()
             .expect("start helper");
         let stdout = child.stdout.take().expect("helper stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                // libtest writes "test every_kill_leaves_a_consistent_card ... " first.
-                .filter_map(|l| {
-                    let at = l.find("ACK ").or_else(|| l.find("BAD "))?;
-                    Some(l[at..].to_owned())
-                })
-                .collect::<Vec<_>>()
+            // libtest writes "test every_kill_leaves_a_consistent_card ... " first.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("ACK ").or_else(|| line.find("BAD ")) {
+                    if tx.send(line[at..].to_owned()).is_err() {
+                        break;
+                    }
+                }
+            }
         });
-        // Most kills land a few operations in; some before the first one completes.
-        std::thread::sleep(Duration::from_micros(2_000 + rng.next() % 40_000));
+        // Kill after a random number of answered operations (0-4), at a random moment
+        // of the next one: counted in operations, not in time, so a loaded machine
+        // changes how long this takes, not what it tests. With 0 the kill often lands
+        // before the first operation completes.
+        let answers_first = (rng.next() % 5) as usize;
+        let mut lines: Vec<String> = Vec::new();
+        while lines.iter().filter(|l| l.starts_with("ACK")).count() < answers_first {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => lines.push(line),
+                // The helper stopped by itself (a BAD answer): checked below.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the helper answered nothing for 60 s")
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_micros(rng.next() % 3_000));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap helper");
-        let lines = reader.join().expect("reader thread");
+        reader.join().expect("reader thread");
+        lines.extend(rx.try_iter());
         assert!(
             !lines.iter().any(|l| l.starts_with("BAD")),
             "helper saw an unexpected answer: {lines:?}"
