@@ -178,7 +178,8 @@ eimza_sign() {
       -CAfile "$WORK/ca/root-ca.pem" -purpose any -out /dev/null
 }
 
-# The installed man page is the generated one, and bash completes the subcommands.
+# The installed man page is the generated one, and bash completes the subcommands
+# (bash calls a completion function with the command, the word and the previous word).
 man_page() {
   local out
   out=$(MANWIDTH=100 man -P cat eimza 2>/dev/null) || return 1
@@ -188,7 +189,7 @@ man_page() {
 bash_completes() {
   local words
   words=$(bash -c 'source /usr/share/bash-completion/completions/eimza &&
-    COMP_WORDS=(eimza pin ""); COMP_CWORD=2; _eimza; printf "%s\n" "${COMPREPLY[@]}"') || return 1
+    COMP_WORDS=(eimza pin ""); COMP_CWORD=2; _eimza eimza "" pin; printf "%s\n" "${COMPREPLY[@]}"') || return 1
   echo "$words"
   grep -qx change <<<"$words" && grep -qx unblock <<<"$words"
 }
