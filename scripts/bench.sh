@@ -265,6 +265,7 @@ for t in inproc pcscd; do
   goal "$t: token bind, transactions" "1" "$(val "$c" "token bind: transactions")" le 1 count
   goal "$t: C_Login APDUs" "≤ 2" "$(val "$c" "C_Login: APDUs")" le 2 count
   goal "$t: C_Sign APDUs per signature (logged in)" "≤ 2" "$(valre "$c" "CKM_SHA256_RSA_PKCS: APDUs per signature$")" le 2 count
+  goal "$t: C_Digest (SHA-256, 1 MiB) and C_Verify, every key and mechanism: APDUs" "0" "$(val "$c" "C_Digest + C_Verify: APDUs")" le 0 count
   goal "$t: polled calls during C_Sign, APDUs" "0" "$(valre "$c" "^polled calls during C_Sign: C_GetTokenInfo APDUs$")" le 0 count
   goal "$t: 8 threads, APDUs per signature" "≤ 2" "$(val "$c" "8 threads: APDUs per signature")" le 2 count
   goal "$t: 8 threads, errors" "0" "$(valre "$c" "^8 threads x .*: errors$")" le 0 count

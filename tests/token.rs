@@ -171,7 +171,7 @@ fn slots_and_token_info() {
     assert_eq!(raw.ulFreePrivateMemory, CK_UNAVAILABLE_INFORMATION);
     drop((ro, rw));
 
-    // Mechanisms for RSA and EC keys, all hardware signing.
+    // Mechanisms for RSA and EC keys: hardware signing, verification in the module.
     let mechanisms = pkcs11.get_mechanism_list(slot).unwrap();
     for m in [
         MechanismType::RSA_PKCS,
@@ -184,14 +184,15 @@ fn slots_and_token_info() {
         assert!(mechanisms.contains(&m), "{m}");
         let mi = pkcs11.get_mechanism_info(slot, m).unwrap();
         assert!(
-            mi.hardware() && mi.sign() && !mi.verify() && !mi.decrypt(),
+            mi.hardware() && mi.sign() && mi.verify() && !mi.digest() && !mi.decrypt(),
             "{m}"
         );
     }
     let mut count: CK_ULONG = 0;
     let code =
         unsafe { (functions().C_GetMechanismList.unwrap())(slot.id(), null_mut(), &mut count) };
-    assert_eq!((code, count), (CKR_OK, 18));
+    // 12 RSA and 6 ECDSA signing mechanisms, 5 digests (tests/digest_verify.rs).
+    assert_eq!((code, count), (CKR_OK, 23));
     let ec = pkcs11
         .get_mechanism_info(slot, MechanismType::ECDSA)
         .unwrap();
@@ -735,16 +736,17 @@ fn random_and_unsupported_functions() {
             pParameter: null_mut(),
             ulParameterLen: 0,
         };
+        // Digests and verification exist (tests/digest_verify.rs); these do not.
         assert_eq!(
-            (f.C_DigestInit.unwrap())(h, &mut mech),
+            (f.C_EncryptInit.unwrap())(h, &mut mech, 1),
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(
-            (f.C_DigestInit.unwrap())(0x7FFF_0000, &mut mech),
+            (f.C_EncryptInit.unwrap())(0x7FFF_0000, &mut mech, 1),
             CKR_SESSION_HANDLE_INVALID
         );
         assert_eq!(
-            (f.C_VerifyInit.unwrap())(h, &mut mech, 1),
+            (f.C_VerifyRecoverInit.unwrap())(h, &mut mech, 1),
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(

@@ -11,6 +11,9 @@
 //!                     the `apdus=N bytes=M tx=K` ending of each call's log line.
 //!                     Logging costs time: use it in a run that is not timed.
 //!   --no-sign         stop after the token bind and the memory figures.
+//!   (after signing)   C_Digest SHA-256 throughput on 1 MiB, and C_Verify time per
+//!                     signature with each key's public key (every signing mechanism
+//!                     measured), when the module lists CKM_SHA256 / CKF_VERIFY.
 //!   --overhead-vcard  the module's C_Sign (CKM_RSA_PKCS, first RSA key) and the same
 //!                     two APDUs sent straight to this software card file in process,
 //!                     alternately: the difference is the module's own cost.
@@ -520,6 +523,11 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
         }
     }
 
+    let to_verify = signatures_to_verify(&ctx, slot, &session, &keys)?;
+    io_row("C_Sign for the C_Verify runs", &totals);
+    digest_and_verify(args, &session, &to_verify, &supported, report)?;
+    io_row("C_Digest + C_Verify", &totals);
+
     let first = &keys[0];
     let (mech, data) = &first.mechanisms[0];
     let mech_name = mech.name();
@@ -600,6 +608,88 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     report.row("peak RSS (VmHWM)", peak as f64 / 1024.0, "MiB");
     drop(session);
     ctx.finalize()?;
+    Ok(())
+}
+
+/// One signature to verify: (key label, mechanism, public-key object, data, signature).
+type ToVerify = (String, Mech, ObjectHandle, Vec<u8>, Vec<u8>);
+
+/// A signature by every key and mechanism whose info has CKF_VERIFY, with the public
+/// key of the same CKA_ID.
+fn signatures_to_verify(
+    ctx: &Pkcs11,
+    slot: Slot,
+    session: &Session,
+    keys: &[KeyUnderTest],
+) -> Result<Vec<ToVerify>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for key in keys {
+        let id = session.get_attributes(key.handle, &[AttributeType::Id])?;
+        let Some(Attribute::Id(id)) = id.into_iter().next() else {
+            continue;
+        };
+        let public = session
+            .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)])?;
+        let Some(&public) = public.first() else {
+            continue;
+        };
+        for (mech, data) in &key.mechanisms {
+            let mechanism = mech.mechanism();
+            if !ctx
+                .get_mechanism_info(slot, mechanism.mechanism_type())?
+                .verify()
+            {
+                continue;
+            }
+            let signature = session.sign(&mechanism, key.handle, data)?;
+            out.push((key.label.clone(), *mech, public, data.clone(), signature));
+        }
+    }
+    Ok(out)
+}
+
+/// What a module computes without the card: C_Digest throughput (SHA-256 over 1 MiB:
+/// C_DigestInit, C_Digest for the length, C_Digest, as cryptoki calls it) and C_Verify
+/// time per signature (C_VerifyInit + C_Verify) with the key's public-key object.
+fn digest_and_verify(
+    args: &Args,
+    session: &Session,
+    to_verify: &[ToVerify],
+    supported: &[MechanismType],
+    report: &Report,
+) -> BenchResult {
+    if supported.contains(&MechanismType::SHA256) {
+        let data: Vec<u8> = (0..1usize << 20).map(|i| (i * 13) as u8).collect();
+        let mut samples = Vec::new();
+        for _ in 0..args.iterations.max(10) {
+            let (digest, elapsed) = time(|| session.digest(&Mechanism::Sha256, &data));
+            if digest?.len() != 32 {
+                return Err("C_Digest SHA-256: not 32 bytes".into());
+            }
+            samples.push(elapsed);
+        }
+        let median = percentile(&mut samples, 0.5);
+        report.row("C_Digest CKM_SHA256 1 MiB median", ms(median), "ms");
+        report.row(
+            "C_Digest CKM_SHA256 1 MiB throughput",
+            data.len() as f64 / 1e6 / median.as_secs_f64(),
+            "MB/s",
+        );
+    }
+    for (label, mech, public, data, signature) in to_verify {
+        let mechanism = mech.mechanism();
+        let mut samples = Vec::new();
+        for _ in 0..(args.iterations * 4).max(20) {
+            let (ok, elapsed) = time(|| session.verify(&mechanism, *public, data, signature));
+            ok?;
+            samples.push(elapsed);
+        }
+        report.row(
+            &format!("C_Verify {label} {} median", mech.name()),
+            us(percentile(&mut samples, 0.5)),
+            "us",
+        );
+    }
     Ok(())
 }
 
