@@ -12,7 +12,8 @@ pub(super) unsafe fn read_mechanism(
     let len = mechanism.ulParameterLen;
     if mechanism.pParameter.is_null() {
         if len != 0 {
-            return Err(CKR_MECHANISM_PARAM_INVALID);
+            // §2.1: NULL with a non-zero length is a pointer error.
+            return Err(CKR_ARGUMENTS_BAD);
         }
         return Ok((mechanism.mechanism, false, None));
     }

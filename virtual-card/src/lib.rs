@@ -31,5 +31,6 @@ pub use image::{CardFamily, CardImage, CardKey, FileNode, KeyAlgorithm, PinRecor
 pub use store::StoreError;
 pub use vcard::{
     algorithm_name, atr_of, hex, CardStatus, CommandCounts, CounterStatus, Delays, KeyStatus,
-    ReceivedCommand, Stats, VirtualCard, ATR, ATR_V10, ATR_V1X, DELAYS_ENV, MAX_RECEIVED,
+    ReceivedCommand, SignatureHook, Stats, VirtualCard, ATR, ATR_V10, ATR_V1X, DELAYS_ENV,
+    MAX_RECEIVED,
 };
