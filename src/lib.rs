@@ -15,3 +15,11 @@ pub mod object;
 pub mod reader;
 pub mod session;
 pub mod state;
+
+// Unit tests drive software cards too; without them `cargo test` must fail, not pass
+// on less.
+#[cfg(all(test, not(feature = "software-card")))]
+compile_error!(
+    "the tests need the software card: run them with the default features \
+     (the `software-card` feature), not --no-default-features"
+);

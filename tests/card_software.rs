@@ -59,7 +59,7 @@ fn bind_reads_the_token() {
     assert_eq!(apdus, 10);
     assert_eq!(t.serial, "0A1B2C3D");
     assert_eq!(t.manufacturer, "eimza software card");
-    assert_eq!(t.model, "software card");
+    assert_eq!(t.model, "AKIS");
     assert_eq!(t.user_pin.status, PinStatus::TriesLeft(3));
     assert_eq!(
         t.puk.as_ref().map(|p| p.status),

@@ -47,6 +47,7 @@ impl Input {
     }
 
     /// Input that answers from `answers` in order (PINs and yes/no), for the demo.
+    #[cfg_attr(not(feature = "demo"), allow(dead_code))]
     pub fn scripted(answers: &[&str], lang: Lang) -> Input {
         Input {
             mode: Mode::Lines,

@@ -27,9 +27,6 @@ const TOKEN_INFO_FID: [u8; 2] = [0x50, 0x32];
 const EF_DIR_FID: [u8; 2] = [0x2F, 0x00];
 const MF: [u8; 2] = [0x3F, 0x00];
 
-/// Manufacturer the software card writes in TokenInfo (pkcs11-spec.md §1.5).
-const SOFTWARE_MANUFACTURER: &str = "eimza software card";
-
 /// How a file's content ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -212,12 +209,9 @@ pub(super) fn bind(
 
     let serial = upper_hex(&info.serial_number);
     let manufacturer = info.manufacturer_id.clone().unwrap_or_default();
-    // CK_TOKEN_INFO.model holds 16 characters.
-    let model = if manufacturer == SOFTWARE_MANUFACTURER {
-        "software card".to_owned()
-    } else {
-        "AKIS".to_owned()
-    };
+    // Every card of the profile, the software card included, is an AKIS card to the
+    // application; TokenInfo's manufacturer tells them apart.
+    let model = "AKIS".to_owned();
     Ok(TokenData {
         label: info
             .label

@@ -3,15 +3,35 @@
 use super::*;
 use std::ffi::c_void;
 
-/// The reader set a new library state starts from. Tests inside the crate may
-/// replace it (see [`set_reader_source`]); everyone else gets the system readers.
+/// The reader set a new library state starts from. The fuzzer replaces it (see
+/// [`set_reader_source`]); everyone else gets the system readers. A test hook: only in
+/// development builds (the `software-card` feature), never in the shipped module.
+#[cfg(feature = "software-card")]
 pub type ReaderSource = fn() -> Arc<dyn crate::reader::ReaderSet>;
 
+#[cfg(feature = "software-card")]
 static READER_SOURCE: RwLock<Option<ReaderSource>> = RwLock::new(None);
 
-/// Make C_Initialize build its state over another reader set (in-process tests).
+/// Make C_Initialize build its state over another reader set (in-process fuzzing).
+#[cfg(feature = "software-card")]
 pub fn set_reader_source(source: Option<ReaderSource>) {
     *READER_SOURCE.write() = source;
+}
+
+/// The reader set and bind cache of a new library state: the system's readers with
+/// the persistent cache, or a reader set installed by the fuzzer (bound uncached).
+fn readers_and_cache() -> (
+    Arc<dyn crate::reader::ReaderSet>,
+    Option<crate::card::BindCache>,
+) {
+    #[cfg(feature = "software-card")]
+    if let Some(make) = *READER_SOURCE.read() {
+        return (make(), None);
+    }
+    (
+        crate::reader::system_reader_set(),
+        crate::card::BindCache::from_env(),
+    )
 }
 
 #[no_mangle]
@@ -51,16 +71,7 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 std::mem::forget(existing);
                 crate::log_at!(Level::Info, "C_Initialize in a forked child: fresh state");
             }
-            let source = *READER_SOURCE.read();
-            // The persistent bind cache serves the system's readers (PC/SC and
-            // EIMZA_VIRTUAL_CARD); a reader source installed by tests binds uncached.
-            let (readers, bind_cache) = match source {
-                Some(make) => (make(), None),
-                None => (
-                    crate::reader::system_reader_set(),
-                    crate::card::BindCache::from_env(),
-                ),
-            };
+            let (readers, bind_cache) = readers_and_cache();
             *global = Some(Global {
                 module: Arc::new(Module::with_bind_cache(readers, bind_cache)),
                 pid,

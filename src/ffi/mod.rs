@@ -26,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "software-card")]
 #[doc(hidden)]
 pub use general::set_reader_source;
 pub use tables::{FUNCTION_LIST, FUNCTION_LIST_2_20, FUNCTION_LIST_3_0};

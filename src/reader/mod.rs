@@ -1,7 +1,9 @@
-//! Readers: PC/SC readers through the `pcsc` crate, and in-process software cards
+//! Readers: PC/SC readers through the `pcsc` crate, and (development builds with the
+//! `software-card` feature only) in-process software cards
 //! (`EIMZA_VIRTUAL_CARD=FILE[:FILE...]`).
 
 pub mod pcsc;
+#[cfg(feature = "software-card")]
 pub mod software;
 
 use parking_lot::{Condvar, Mutex};
@@ -80,10 +82,22 @@ pub fn system_reader_set() -> Arc<dyn ReaderSet> {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map_or(pcsc::BEGIN_TIMEOUT, Duration::from_millis);
     pcsc::set_begin_timeout(card_wait);
-    Arc::new(SystemReaderSet::new(
-        with_pcsc,
-        software::readers_from_env(),
-    ))
+    Arc::new(SystemReaderSet::new(with_pcsc, software_readers()))
+}
+
+#[cfg(feature = "software-card")]
+fn software_readers() -> Vec<Arc<dyn Reader>> {
+    software::readers_from_env()
+        .into_iter()
+        .map(|r| r as Arc<dyn Reader>)
+        .collect()
+}
+
+/// A build without the software card has none: `EIMZA_VIRTUAL_CARD` means nothing to
+/// it (the variable's name is not even in the shipped module; CI checks that).
+#[cfg(not(feature = "software-card"))]
+fn software_readers() -> Vec<Arc<dyn Reader>> {
+    Vec::new()
 }
 
 /// `0`, `off`, `no`, `false` (any case) turn a switch off; unset or anything else: on.
@@ -107,9 +121,10 @@ const SPURIOUS_PAUSE: Duration = Duration::from_millis(50);
 
 /// PC/SC readers followed by software readers, with stable indices: the list only
 /// grows, and a PC/SC reader that appears later is appended after the software ones.
+/// Software readers have no event source: their state is polled while waiting.
 pub struct SystemReaderSet {
     pcsc: Option<pcsc::PcscReaderSet>,
-    software: Vec<Arc<software::SoftwareReader>>,
+    software: Vec<Arc<dyn Reader>>,
     placed: Mutex<Placed>,
     cancel: Mutex<CancelState>,
     woken: Condvar,
@@ -131,7 +146,7 @@ struct CancelState {
 
 impl SystemReaderSet {
     /// `with_pcsc: false` gives a set of software readers only (tests).
-    pub fn new(with_pcsc: bool, software: Vec<Arc<software::SoftwareReader>>) -> Self {
+    pub fn new(with_pcsc: bool, software: Vec<Arc<dyn Reader>>) -> Self {
         SystemReaderSet {
             pcsc: with_pcsc.then(pcsc::PcscReaderSet::new),
             software,
@@ -139,11 +154,6 @@ impl SystemReaderSet {
             cancel: Mutex::new(CancelState::default()),
             woken: Condvar::new(),
         }
-    }
-
-    /// The software readers (tests drive their cards).
-    pub fn software_readers(&self) -> &[Arc<software::SoftwareReader>] {
-        &self.software
     }
 
     /// Presence and insertion count per reader name. `fresh: false` uses the PC/SC
@@ -204,9 +214,7 @@ impl ReaderSet for SystemReaderSet {
         placed.pcsc_count = pcsc_now.len();
         if !placed.software_placed {
             placed.software_placed = true;
-            for r in &self.software {
-                placed.list.push(r.clone() as Arc<dyn Reader>);
-            }
+            placed.list.extend(self.software.iter().cloned());
         }
         placed.list.clone()
     }
@@ -273,7 +281,7 @@ impl ReaderSet for SystemReaderSet {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "software-card"))]
 mod tests {
     use super::software::tests::FakeCard;
     use super::software::{SoftCard, SoftwareReader};
@@ -287,7 +295,7 @@ mod tests {
                 Arc::new(SoftwareReader::new(
                     format!("soft {i}"),
                     Some(c.clone() as Arc<dyn SoftCard>),
-                ))
+                )) as Arc<dyn Reader>
             })
             .collect();
         SystemReaderSet::new(false, readers)

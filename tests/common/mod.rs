@@ -2,6 +2,14 @@
 //! certificates: public keys come from the PuKDF). Shared by the integration tests.
 #![allow(dead_code)]
 
+// The tests run the module against software cards: a build without them would skip
+// or fail everything for the wrong reason, so it stops here, loudly.
+#[cfg(not(feature = "software-card"))]
+compile_error!(
+    "the tests need the software card: run them with the default features \
+     (the `software-card` feature of eimza-pkcs11), not --no-default-features"
+);
+
 use eimza_pkcs15 as p15;
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use virtual_card::{CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
