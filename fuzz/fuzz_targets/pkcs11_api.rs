@@ -60,7 +60,7 @@ fn fresh_readers() -> Arc<dyn ReaderSet> {
             Some(card as Arc<dyn SoftCard>),
         )) as Arc<dyn Reader>);
     }
-    Arc::new(SystemReaderSet::new(false, readers))
+    Arc::new(SystemReaderSet::new(None, readers))
 }
 
 extern "C" fn create_mutex(mutex: *mut *mut std::ffi::c_void) -> CK_RV {

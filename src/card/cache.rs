@@ -22,12 +22,11 @@ const FORMAT_VERSION: u16 = 1;
 const MAX_ENTRY_BYTES: u64 = 1 << 20;
 /// Serial numbers longer than this are not used as file names.
 const MAX_SERIAL_BYTES: usize = 32;
-const DIR_NAME: &str = "eimza-pkcs11";
 
 /// Key of one cached file: its path from the MF (without `3F00`) and the offset read.
 pub(crate) type FileKey = (Vec<u8>, usize);
 
-/// Where cache entries live. `None` from [`BindCache::from_env`] means "no cache".
+/// Where cache entries live (the folder comes from the `Config`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindCache {
     dir: PathBuf,
@@ -45,34 +44,6 @@ impl BindCache {
     /// A cache in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> BindCache {
         BindCache { dir: dir.into() }
-    }
-
-    /// The cache the environment asks for: `EIMZA_PKCS11_CACHE` = `0`/`off`/`no`/`false`
-    /// → none; else `$XDG_CACHE_HOME/eimza-pkcs11`, else `$HOME/.cache/eimza-pkcs11`.
-    pub fn from_env() -> Option<BindCache> {
-        let var = |name| std::env::var_os(name).map(PathBuf::from);
-        Self::from_vars(
-            std::env::var("EIMZA_PKCS11_CACHE").ok().as_deref(),
-            var("XDG_CACHE_HOME"),
-            var("HOME"),
-        )
-    }
-
-    /// [`from_env`](Self::from_env) with the variables given (testable without the
-    /// process environment).
-    pub fn from_vars(
-        setting: Option<&str>,
-        xdg_cache_home: Option<PathBuf>,
-        home: Option<PathBuf>,
-    ) -> Option<BindCache> {
-        if crate::reader::is_off(setting) {
-            return None;
-        }
-        // The XDG spec: a relative path is invalid and must be ignored.
-        let base = xdg_cache_home
-            .filter(|p| p.is_absolute())
-            .or_else(|| home.filter(|p| p.is_absolute()).map(|h| h.join(".cache")))?;
-        Some(BindCache::new(base.join(DIR_NAME)))
     }
 
     pub fn dir(&self) -> &Path {
@@ -326,33 +297,6 @@ mod tests {
         cache.remove(&serial);
         assert!(!path.exists());
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn environment_selects_the_directory_or_turns_the_cache_off() {
-        let xdg = Some(PathBuf::from("/x/cache"));
-        let home = Some(PathBuf::from("/home/u"));
-        let dir = |c: Option<BindCache>| c.map(|c| c.dir().to_path_buf());
-        assert_eq!(
-            dir(BindCache::from_vars(None, xdg.clone(), home.clone())),
-            Some(PathBuf::from("/x/cache/eimza-pkcs11"))
-        );
-        assert_eq!(
-            dir(BindCache::from_vars(Some("1"), None, home.clone())),
-            Some(PathBuf::from("/home/u/.cache/eimza-pkcs11"))
-        );
-        // A relative XDG_CACHE_HOME is invalid: fall back to HOME.
-        assert_eq!(
-            dir(BindCache::from_vars(None, Some("rel".into()), home.clone())),
-            Some(PathBuf::from("/home/u/.cache/eimza-pkcs11"))
-        );
-        for off in ["0", "off", "NO", "false"] {
-            assert_eq!(
-                BindCache::from_vars(Some(off), xdg.clone(), home.clone()),
-                None
-            );
-        }
-        assert_eq!(BindCache::from_vars(None, None, None), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! General-purpose functions (PKCS#11 §5.4): library lifecycle, info, function tables.
 
 use super::*;
+use crate::config::Config;
 use std::ffi::c_void;
 
 /// The reader set a new library state starts from. The fuzzer replaces it (see
@@ -20,7 +21,9 @@ pub fn set_reader_source(source: Option<ReaderSource>) {
 
 /// The reader set and bind cache of a new library state: the system's readers with
 /// the persistent cache, or a reader set installed by the fuzzer (bound uncached).
-fn readers_and_cache() -> (
+fn readers_and_cache(
+    config: &Config,
+) -> (
     Arc<dyn crate::reader::ReaderSet>,
     Option<crate::card::BindCache>,
 ) {
@@ -29,8 +32,8 @@ fn readers_and_cache() -> (
         return (make(), None);
     }
     (
-        crate::reader::system_reader_set(),
-        crate::card::BindCache::from_env(),
+        crate::reader::system_reader_set(config),
+        config.cache_dir.clone().map(crate::card::BindCache::new),
     )
 }
 
@@ -40,6 +43,7 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
         "C_Initialize",
         || format!("pInitArgs={pInitArgs:p}"),
         || {
+            let mut threads = true;
             if !pInitArgs.is_null() {
                 // Copied: the caller's structure is never kept. pReserved is ignored on
                 // purpose (NSS and p11-kit pass strings there).
@@ -54,15 +58,26 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 if given != 0 && given != 4 {
                     return Err(CKR_ARGUMENTS_BAD);
                 }
-                // With or without CKF_OS_LOCKING_OK the module uses native locks, which
-                // is what the application's callbacks would provide; it creates no
-                // threads of its own, so CKF_LIBRARY_CANT_CREATE_OS_THREADS is fine too.
+                // The module uses native locks, with or without CKF_OS_LOCKING_OK and
+                // callbacks (pkcs11-spec.md §2.2 deviations). With
+                // CKF_LIBRARY_CANT_CREATE_OS_THREADS it starts no thread (§2.2).
+                threads = args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0;
             }
-            crate::log::init();
             let pid = std::process::id();
+            if matches!(&*GLOBAL.read(), Some(g) if g.pid == pid) {
+                return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+            }
+            let config = Config::from_env(threads);
+            crate::log::install_panic_hook();
+            crate::log::configure(&config);
+            // Readers are listed (pcscd asked) before the global lock is taken: every
+            // other call of every thread needs that lock.
+            let (readers, bind_cache) = readers_and_cache(&config);
+            let module = Arc::new(Module::with_bind_cache(readers, bind_cache));
             let mut global = GLOBAL.write();
             if let Some(existing) = global.take() {
                 if existing.pid == pid {
+                    // Another thread's C_Initialize won the race.
                     *global = Some(existing);
                     return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
                 }
@@ -71,11 +86,7 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 std::mem::forget(existing);
                 crate::log_at!(Level::Info, "C_Initialize in a forked child: fresh state");
             }
-            let (readers, bind_cache) = readers_and_cache();
-            *global = Some(Global {
-                module: Arc::new(Module::with_bind_cache(readers, bind_cache)),
-                pid,
-            });
+            *global = Some(Global { module, pid });
             Ok(())
         },
     )
@@ -128,7 +139,7 @@ pub unsafe extern "C" fn C_GetInfo(pInfo: *mut CK_INFO) -> CK_RV {
                     major: 2,
                     minor: 40,
                 },
-                manufacturerID: padded(crate::state::MANUFACTURER),
+                manufacturerID: padded(crate::token::MANUFACTURER),
                 flags: 0,
                 libraryDescription: padded("Turkish e-signature cards (AKIS)"),
                 libraryVersion: CK_VERSION { major, minor },

@@ -19,7 +19,7 @@ mod tables;
 mod unsupported;
 
 use crate::log::Level;
-use crate::state::Module;
+use crate::module::Module;
 use cryptoki_sys::*;
 use parking_lot::RwLock;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -53,6 +53,8 @@ fn call(
     args: impl FnOnce() -> String,
     body: impl FnOnce() -> Result<(), CK_RV>,
 ) -> CK_RV {
+    // A panic from here on is the module's: the hook reports it to the log only.
+    let _module = crate::log::InModule::enter();
     // A thread-local read; taken even with the log off, since C_Initialize turns it on.
     let io_before = crate::card::thread_io();
     let outcome = catch_unwind(AssertUnwindSafe(body));

@@ -118,9 +118,9 @@ pub unsafe extern "C" fn C_FindObjectsInit(
             )
         },
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             let template = read_template(pTemplate, ulCount)?;
-            m.find_init(hSession, template)
+            session.find_init(&template)
         },
     )
 }

@@ -53,7 +53,7 @@ pub unsafe extern "C" fn C_GetSessionInfo(
         "C_GetSessionInfo",
         || format!("hSession={hSession}, pInfo={pInfo:p}"),
         |m| {
-            let info = m.session_info(hSession)?;
+            let info = m.session(hSession)?.info();
             *out_ref(pInfo)? = info;
             Ok(())
         },
@@ -77,13 +77,13 @@ pub unsafe extern "C" fn C_Login(
             )
         },
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             if pPin.is_null() {
                 // No protected authentication path on this token.
                 return Err(CKR_ARGUMENTS_BAD);
             }
             let pin = pin_arg(pPin, ulPinLen)?;
-            m.login(hSession, userType, pin)
+            crate::pin::login(&session, userType, pin)
         },
     )
 }
@@ -103,14 +103,14 @@ pub unsafe extern "C" fn C_LoginUser(
             format!("hSession={hSession}, userType={userType}, ulPinLen={ulPinLen}, pUsername={pUsername:p}, ulUsernameLen={ulUsernameLen}")
         },
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             in_slice(pUsername, ulUsernameLen)?;
             if pPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
             // The card has no user names: the name is ignored (PKCS#11 3.0 §5.7).
             let pin = pin_arg(pPin, ulPinLen)?;
-            m.login(hSession, userType, pin)
+            crate::pin::login(&session, userType, pin)
         },
     )
 }
@@ -120,7 +120,10 @@ pub unsafe extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
     entry(
         "C_Logout",
         || format!("hSession={hSession}"),
-        |m| m.logout(hSession),
+        |m| {
+            let session = m.session(hSession)?;
+            crate::pin::logout(&session)
+        },
     )
 }
 
@@ -134,12 +137,12 @@ pub unsafe extern "C" fn C_InitPIN(
         "C_InitPIN",
         || format!("hSession={hSession}, ulPinLen={ulPinLen}"),
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             if pPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
             let pin = pin_arg(pPin, ulPinLen)?;
-            m.init_pin(hSession, pin)
+            crate::pin::init_pin(&session, pin)
         },
     )
 }
@@ -156,13 +159,13 @@ pub unsafe extern "C" fn C_SetPIN(
         "C_SetPIN",
         || format!("hSession={hSession}, ulOldLen={ulOldLen}, ulNewLen={ulNewLen}"),
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             if pOldPin.is_null() || pNewPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
             let old = pin_arg(pOldPin, ulOldLen)?;
             let new = pin_arg(pNewPin, ulNewLen)?;
-            m.set_pin(hSession, old, new)
+            crate::pin::set_pin(&session, old, new)
         },
     )
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::mechanism::PssParams;
-use crate::session::SignOutput;
+use crate::sign::{end_on_failure, SignOutput};
 
 /// Read a CK_MECHANISM: (type, has parameters, PSS parameters if the block has their size).
 unsafe fn read_mechanism(
@@ -51,9 +51,9 @@ pub unsafe extern "C" fn C_SignInit(
             )
         },
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             let (mechanism, has_params, pss) = read_mechanism(pMechanism)?;
-            m.sign_init(hSession, mechanism, has_params, pss, hKey)
+            crate::sign::sign_init(&session, mechanism, has_params, pss, hKey)
         },
     )
 }
@@ -92,11 +92,16 @@ pub unsafe extern "C" fn C_Sign(
             format!("hSession={hSession}, pData={pData:p}, ulDataLen={ulDataLen}, pSignature={pSignature:p}, pulSignatureLen={pulSignatureLen:p}")
         },
         |m| {
-            m.session(hSession)?;
-            let data = in_slice(pData, ulDataLen)?;
-            let capacity = out_capacity(pSignature, pulSignatureLen)?;
-            let output = m.sign(hSession, data, capacity)?;
-            deliver(output, pSignature, pulSignatureLen)
+            let session = m.session(hSession)?;
+            // Any failure but CKR_BUFFER_TOO_SMALL ends the operation, bad arguments
+            // included (PKCS#11 §5.11; pkcs11-spec.md §2.6).
+            let outcome = (|| {
+                let data = in_slice(pData, ulDataLen)?;
+                let capacity = out_capacity(pSignature, pulSignatureLen)?;
+                let output = crate::sign::sign(&session, data, capacity)?;
+                deliver(output, pSignature, pulSignatureLen)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -111,9 +116,12 @@ pub unsafe extern "C" fn C_SignUpdate(
         "C_SignUpdate",
         || format!("hSession={hSession}, pPart={pPart:p}, ulPartLen={ulPartLen}"),
         |m| {
-            m.session(hSession)?;
-            let part = in_slice(pPart, ulPartLen)?;
-            m.sign_update(hSession, part)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                let part = in_slice(pPart, ulPartLen)?;
+                crate::sign::sign_update(&session, part)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -130,10 +138,13 @@ pub unsafe extern "C" fn C_SignFinal(
             format!("hSession={hSession}, pSignature={pSignature:p}, pulSignatureLen={pulSignatureLen:p}")
         },
         |m| {
-            m.session(hSession)?;
-            let capacity = out_capacity(pSignature, pulSignatureLen)?;
-            let output = m.sign_final(hSession, capacity)?;
-            deliver(output, pSignature, pulSignatureLen)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                let capacity = out_capacity(pSignature, pulSignatureLen)?;
+                let output = crate::sign::sign_final(&session, capacity)?;
+                deliver(output, pSignature, pulSignatureLen)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -148,12 +159,12 @@ pub unsafe extern "C" fn C_GenerateRandom(
         "C_GenerateRandom",
         || format!("hSession={hSession}, RandomData={RandomData:p}, ulRandomLen={ulRandomLen}"),
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             let out = in_out_slice(RandomData, ulRandomLen)?;
             if out.len() > MAX_ALLOCATION {
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let bytes = m.random(hSession, out.len())?;
+            let bytes = session.random(out.len())?;
             out.copy_from_slice(&bytes);
             Ok(())
         },

@@ -4,7 +4,7 @@
 
 use eimza_fuzz::{card_session, encode_chunk, ScriptedChannel};
 use eimza_pkcs11::card::{Card, PublicKey};
-use eimza_pkcs11::reader::{CardChannel, ReaderError};
+use eimza_pkcs11::reader::{ReaderError, SteppedChannel};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use virtual_card::personalise::{create, CreateOptions};
@@ -17,7 +17,7 @@ struct Recorder {
     answers: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
-impl CardChannel for Recorder {
+impl SteppedChannel for Recorder {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         Ok(false)
     }

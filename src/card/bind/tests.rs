@@ -3,7 +3,7 @@
 
 use super::super::tests::{hex, EXTENDED_ATR, SHORT_ATR};
 use super::super::*;
-use crate::reader::{CardChannel, ReaderError};
+use crate::reader::{ReaderError, SteppedChannel};
 use eimza_pkcs15 as p15;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -103,7 +103,7 @@ impl FsState {
     }
 }
 
-impl CardChannel for FsCard {
+impl SteppedChannel for FsCard {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         Ok(false)
     }
@@ -419,7 +419,7 @@ impl Damaged {
     }
 }
 
-impl CardChannel for Damaged {
+impl SteppedChannel for Damaged {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         Ok(false)
     }
@@ -443,7 +443,7 @@ impl CardChannel for Damaged {
         Ok(())
     }
     fn atr(&self) -> &[u8] {
-        self.inner.atr()
+        SteppedChannel::atr(&self.inner)
     }
 }
 
