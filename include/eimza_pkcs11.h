@@ -1,11 +1,15 @@
 /*
- * eimza_pkcs11.h - C interface of the eimza-pkcs11 module (libeimza_pkcs11.so), a
- * PKCS#11 module for Turkish qualified e-signature cards (Kamu SM, AKIS).
+ * eimza_pkcs11.h - C interface of the eimza-pkcs11 module (libeimza_pkcs11.so on
+ * Linux, eimza_pkcs11.dll on Windows), a PKCS#11 module for Turkish qualified
+ * e-signature cards (Kamu SM, AKIS).
  *
  * Self-contained: the PKCS#11 types needed to call the exported functions are
- * declared here (Unix layout: no structure packing, CK_ULONG = unsigned long), so no
- * external pkcs11.h is required. Applications that already include a standard
- * pkcs11.h should use that instead and take only the vendor constants below.
+ * declared here, so no external pkcs11.h is required. CK_ULONG is unsigned long (64
+ * bits on Linux, 32 on Windows). The structures follow the platform convention of
+ * the PKCS#11 headers: natural alignment on Unix, 1-byte packing on Windows
+ * (#pragma pack(push, cryptoki, 1)), which the DLL itself is built with.
+ * Applications that already include a standard pkcs11.h should use that instead and
+ * take only the vendor constants below.
  *
  * Exported: every PKCS#11 2.40 function, C_GetInterfaceList/C_GetInterface and the
  * PKCS#11 3.0 functions. Unsupported functions return CKR_FUNCTION_NOT_SUPPORTED.
@@ -35,6 +39,10 @@ extern "C" {
 
 #ifndef CK_PTR
 /* ---- basic PKCS#11 types (only when no pkcs11.h was included first) ---- */
+#ifdef _WIN32
+/* PKCS#11 on Windows: every structure (also the function lists) is 1-byte packed. */
+#pragma pack(push, cryptoki, 1)
+#endif
 #define CK_PTR *
 typedef unsigned char CK_BYTE;
 typedef CK_BYTE CK_CHAR;
@@ -328,9 +336,12 @@ struct CK_FUNCTION_LIST_3_0 {
   CK_RV (*C_MessageVerifyFinal)(CK_SESSION_HANDLE hSession);
 };
 
+#ifdef _WIN32
+#pragma pack(pop, cryptoki)
+#endif
 #endif /* CK_PTR */
 
-/* Entry points exported by libeimza_pkcs11.so. */
+/* Entry points exported by libeimza_pkcs11.so / eimza_pkcs11.dll. */
 CK_RV C_Initialize(void *pInitArgs);
 CK_RV C_Finalize(void *pReserved);
 CK_RV C_GetInfo(CK_INFO *pInfo);

@@ -48,11 +48,12 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 // Copied: the caller's structure is never kept. pReserved is ignored on
                 // purpose (NSS and p11-kit pass strings there).
                 let args = std::ptr::read_unaligned(pInitArgs as *const CK_C_INITIALIZE_ARGS);
+                // Fields by value: the structure is 1-byte packed on Windows.
                 let callbacks = [
-                    args.CreateMutex.is_some(),
-                    args.DestroyMutex.is_some(),
-                    args.LockMutex.is_some(),
-                    args.UnlockMutex.is_some(),
+                    { args.CreateMutex }.is_some(),
+                    { args.DestroyMutex }.is_some(),
+                    { args.LockMutex }.is_some(),
+                    { args.UnlockMutex }.is_some(),
                 ];
                 let given = callbacks.iter().filter(|c| **c).count();
                 if given != 0 && given != 4 {

@@ -130,7 +130,8 @@ unsafe fn describe_template(pTemplate: *const CK_ATTRIBUTE, ulCount: CK_ULONG) -
     match in_slice(pTemplate, ulCount) {
         Ok(t) => t
             .iter()
-            .map(|a| format!("{:#x}/{}", a.type_, a.ulValueLen))
+            // By value: CK_ATTRIBUTE is 1-byte packed on Windows.
+            .map(|a| format!("{:#x}/{}", { a.type_ }, { a.ulValueLen }))
             .collect::<Vec<_>>()
             .join(" "),
         Err(_) => "<bad template>".into(),

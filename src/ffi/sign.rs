@@ -31,7 +31,11 @@ unsafe fn read_mechanism(
 
 unsafe fn describe_mechanism(pMechanism: *const CK_MECHANISM) -> String {
     match pMechanism.as_ref() {
-        Some(m) => format!("mechanism={:#x}/params {}", m.mechanism, m.ulParameterLen),
+        Some(m) => {
+            // By value: CK_MECHANISM is 1-byte packed on Windows.
+            let (mechanism, parameter_len) = (m.mechanism, m.ulParameterLen);
+            format!("mechanism={mechanism:#x}/params {parameter_len}")
+        }
         None => "mechanism=NULL".into(),
     }
 }
