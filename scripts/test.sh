@@ -11,6 +11,10 @@ scripts/deps.sh
 export XDG_CACHE_HOME=$(mktemp -d /tmp/eimza-test-cache.XXXXXX)
 trap 'rm -rf "$XDG_CACHE_HOME"' EXIT
 cargo build --release --workspace --locked
+# Lints: every crate and target, and the module and tool as shipped (no default features).
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p eimza-pkcs11 -p eimza --no-default-features --locked -- -D warnings
 cargo test --workspace --locked
 
 passed=0; failed=0; failures=()

@@ -13,20 +13,43 @@
 //! - APDUs (`apdu`: codec, transport of one transaction);
 //! - readers (`reader`: PC/SC, and the in-process software card of development builds).
 
+// `unsafe` only at the C edge (`ffi`), each operation in its own block with a
+// `// SAFETY:` line; every other module forbids it.
+#![deny(
+    unsafe_code,
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks
+)]
+
+#[forbid(unsafe_code)]
 pub mod apdu;
+#[forbid(unsafe_code)]
 pub mod card;
+#[forbid(unsafe_code)]
 pub mod config;
+#[forbid(unsafe_code)]
 pub mod error;
+#[allow(unsafe_code)]
 pub mod ffi;
+#[forbid(unsafe_code)]
 pub mod log;
+#[forbid(unsafe_code)]
 pub mod mechanism;
+#[forbid(unsafe_code)]
 pub mod module;
+#[forbid(unsafe_code)]
 pub mod object;
+#[forbid(unsafe_code)]
 pub mod pin;
+#[forbid(unsafe_code)]
 pub mod reader;
+#[forbid(unsafe_code)]
 pub mod session;
+#[forbid(unsafe_code)]
 pub mod sign;
+#[forbid(unsafe_code)]
 pub mod slot;
+#[forbid(unsafe_code)]
 pub mod token;
 
 // Unit tests drive software cards too; without them `cargo test` must fail, not pass

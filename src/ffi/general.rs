@@ -47,7 +47,10 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
             if !pInitArgs.is_null() {
                 // Copied: the caller's structure is never kept. pReserved is ignored on
                 // purpose (NSS and p11-kit pass strings there).
-                let args = std::ptr::read_unaligned(pInitArgs as *const CK_C_INITIALIZE_ARGS);
+                // SAFETY: not NULL, and a CK_C_INITIALIZE_ARGS by PKCS#11's contract;
+                // read unaligned (a packed structure on Windows) and copied.
+                let args =
+                    unsafe { std::ptr::read_unaligned(pInitArgs as *const CK_C_INITIALIZE_ARGS) };
                 // Fields by value: the structure is 1-byte packed on Windows.
                 let callbacks = [
                     { args.CreateMutex }.is_some(),
@@ -133,7 +136,8 @@ pub unsafe extern "C" fn C_GetInfo(pInfo: *mut CK_INFO) -> CK_RV {
         "C_GetInfo",
         || format!("pInfo={pInfo:p}"),
         |_| {
-            let info = out_ref(pInfo)?;
+            // SAFETY: pInfo is NULL or the caller's CK_INFO.
+            let info = unsafe { out_ref(pInfo) }?;
             let (major, minor) = library_version();
             *info = CK_INFO {
                 cryptokiVersion: CK_VERSION {
@@ -162,18 +166,22 @@ pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION
         "C_GetFunctionList",
         || format!("ppFunctionList={ppFunctionList:p}"),
         || {
-            let out = out_ref(ppFunctionList)?;
+            // SAFETY: ppFunctionList is NULL or the caller's pointer slot.
+            let out = unsafe { out_ref(ppFunctionList) }?;
             *out = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
             Ok(())
         },
     )
 }
 
-/// `CK_INTERFACE` holds raw pointers; these point at immutable statics.
 /// Offered by C_GetInterfaceList: 3.0 and 2.20. The 2.40 entry is only found by
 /// C_GetInterface when asked for 2.40 (it is C_GetFunctionList's table).
 struct Interfaces([CK_INTERFACE; 3]);
 const LISTED_INTERFACES: usize = 2;
+/// The version at the start of each table of [`INTERFACES`], in the same order.
+const INTERFACE_VERSIONS: [(u8, u8); 3] = [(3, 0), (2, 20), (2, 40)];
+// SAFETY: `CK_INTERFACE` holds raw pointers, which are not Sync; these point at
+// immutable statics (a name and function tables) that are never written.
 unsafe impl Sync for Interfaces {}
 
 const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
@@ -213,7 +221,9 @@ pub unsafe extern "C" fn C_GetInterfaceList(
                     flags: i.flags,
                 })
                 .collect();
-            write_array(pInterfacesList, pulCount, &list)
+            // SAFETY: pulCount is NULL or a CK_ULONG; pInterfacesList is NULL or holds
+            // *pulCount interfaces (§2.1).
+            unsafe { write_array(pInterfacesList, pulCount, &list) }
         },
     )
 }
@@ -231,22 +241,27 @@ pub unsafe extern "C" fn C_GetInterface(
             format!("pInterfaceName={pInterfaceName:p}, pVersion={pVersion:p}, ppInterface={ppInterface:p}, flags={flags:#x}")
         },
         || {
-            let out = out_ref(ppInterface)?;
+            // SAFETY: ppInterface is NULL or the caller's pointer slot.
+            let out = unsafe { out_ref(ppInterface) }?;
             if !pInterfaceName.is_null() {
-                let name = std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char);
+                // SAFETY: not NULL: a NUL-terminated string by PKCS#11's contract.
+                let name =
+                    unsafe { std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char) };
                 if name.to_bytes() != &INTERFACE_NAME[..INTERFACE_NAME.len() - 1] {
                     return Err(CKR_ARGUMENTS_BAD);
                 }
             }
-            let wanted = pVersion.as_ref().map(|v| (v.major, v.minor));
-            let found = INTERFACES.0.iter().find(|i| {
-                // Every function list starts with its CK_VERSION.
-                let v = &*(i.pFunctionList as *const CK_VERSION);
-                let version = (v.major, v.minor);
-                // Requested flags must all be offered (we offer none).
-                wanted.is_none_or(|w| w == version) && (i.flags & flags) == flags
-            });
-            let interface = found.ok_or(CKR_ARGUMENTS_BAD)?;
+            // SAFETY: pVersion is NULL or the caller's CK_VERSION.
+            let wanted = unsafe { pVersion.as_ref() }.map(|v| (v.major, v.minor));
+            let found = INTERFACES
+                .0
+                .iter()
+                .zip(INTERFACE_VERSIONS)
+                .find(|(i, version)| {
+                    // Requested flags must all be offered (we offer none).
+                    wanted.is_none_or(|w| w == *version) && (i.flags & flags) == flags
+                });
+            let (interface, _) = found.ok_or(CKR_ARGUMENTS_BAD)?;
             *out = interface as *const CK_INTERFACE as *mut CK_INTERFACE;
             Ok(())
         },

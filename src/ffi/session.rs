@@ -18,7 +18,8 @@ pub unsafe extern "C" fn C_OpenSession(
         },
         |m| {
             m.slot(slotID)?;
-            let out = out_ref(phSession)?;
+            // SAFETY: phSession is NULL or the caller's CK_SESSION_HANDLE.
+            let out = unsafe { out_ref(phSession) }?;
             // Notify callbacks are never called: the module has no surrender points.
             *out = m.open_session(slotID, flags)?;
             Ok(())
@@ -54,7 +55,8 @@ pub unsafe extern "C" fn C_GetSessionInfo(
         || format!("hSession={hSession}, pInfo={pInfo:p}"),
         |m| {
             let info = m.session(hSession)?.info();
-            *out_ref(pInfo)? = info;
+            // SAFETY: pInfo is NULL or the caller's CK_SESSION_INFO.
+            *unsafe { out_ref(pInfo) }? = info;
             Ok(())
         },
     )
@@ -82,7 +84,8 @@ pub unsafe extern "C" fn C_Login(
                 // No protected authentication path on this token.
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let pin = pin_arg(pPin, ulPinLen)?;
+            // SAFETY: pPin holds ulPinLen bytes, the caller's (§2.1).
+            let pin = unsafe { pin_arg(pPin, ulPinLen) }?;
             crate::pin::login(&session, userType, pin)
         },
     )
@@ -104,12 +107,14 @@ pub unsafe extern "C" fn C_LoginUser(
         },
         |m| {
             let session = m.session(hSession)?;
-            in_slice(pUsername, ulUsernameLen)?;
+            // SAFETY: pUsername is NULL or holds ulUsernameLen bytes.
+            unsafe { in_slice(pUsername, ulUsernameLen) }?;
             if pPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
             // The card has no user names: the name is ignored (PKCS#11 3.0 §5.7).
-            let pin = pin_arg(pPin, ulPinLen)?;
+            // SAFETY: pPin holds ulPinLen bytes, the caller's (§2.1).
+            let pin = unsafe { pin_arg(pPin, ulPinLen) }?;
             crate::pin::login(&session, userType, pin)
         },
     )
@@ -141,7 +146,8 @@ pub unsafe extern "C" fn C_InitPIN(
             if pPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let pin = pin_arg(pPin, ulPinLen)?;
+            // SAFETY: pPin holds ulPinLen bytes.
+            let pin = unsafe { pin_arg(pPin, ulPinLen) }?;
             crate::pin::init_pin(&session, pin)
         },
     )
@@ -163,8 +169,9 @@ pub unsafe extern "C" fn C_SetPIN(
             if pOldPin.is_null() || pNewPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let old = pin_arg(pOldPin, ulOldLen)?;
-            let new = pin_arg(pNewPin, ulNewLen)?;
+            // SAFETY: pOldPin holds ulOldLen bytes, pNewPin ulNewLen bytes.
+            let (old, new) = unsafe { (pin_arg(pOldPin, ulOldLen), pin_arg(pNewPin, ulNewLen)) };
+            let (old, new) = (old?, new?);
             crate::pin::set_pin(&session, old, new)
         },
     )

@@ -285,7 +285,7 @@ fn worker(
                 let _ = replies.send(Ok(Answer::Done));
             }
             Request::Transmit(apdu) => {
-                let _ = replies.send(transmit_on(&card, &apdu, &mut buf));
+                let _ = replies.send(transmit_on(card, &apdu, &mut buf));
             }
             Request::Reset => {
                 let r = card
