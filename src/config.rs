@@ -39,6 +39,9 @@ pub struct Config {
     pub card_wait: Duration,
     /// The persistent bind cache's folder; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// The effective user id: the bind cache is trusted only when it belongs to it.
+    /// `None` where unknown (then there is no cache).
+    pub user: Option<u32>,
     /// The module may start threads (the application did not pass
     /// `CKF_LIBRARY_CANT_CREATE_OS_THREADS`); without them PC/SC runs on the calling
     /// thread (pkcs11-spec.md §2.2).
@@ -64,6 +67,7 @@ impl Default for Config {
             pcsc: true,
             card_wait: DEFAULT_CARD_WAIT,
             cache_dir: None,
+            user: None,
             threads: true,
             #[cfg(feature = "software-card")]
             software_cards: Vec::new(),
@@ -74,14 +78,18 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The process environment, and whether the application lets the module start
-    /// threads.
-    pub fn from_env(threads: bool) -> Config {
-        Self::from_vars(|name| std::env::var_os(name), threads)
+    /// The process environment, whether the application lets the module start threads,
+    /// and the effective user id (from the C edge: `ffi::effective_uid`).
+    pub fn from_env(threads: bool, user: Option<u32>) -> Config {
+        Self::from_vars(|name| std::env::var_os(name), threads, user)
     }
 
     /// [`from_env`](Self::from_env) over any variable lookup (tests).
-    pub fn from_vars(var: impl Fn(&str) -> Option<OsString>, threads: bool) -> Config {
+    pub fn from_vars(
+        var: impl Fn(&str) -> Option<OsString>,
+        threads: bool,
+        user: Option<u32>,
+    ) -> Config {
         let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
         let log = text("EIMZA_PKCS11_LOG").filter(|t| !t.is_empty()).map(|t| {
             if t.eq_ignore_ascii_case("stderr") {
@@ -111,6 +119,7 @@ impl Config {
             pcsc: !is_off(text("EIMZA_PKCS11_PCSC").as_deref()),
             card_wait,
             cache_dir,
+            user,
             threads,
             #[cfg(feature = "software-card")]
             software_cards: text("EIMZA_VIRTUAL_CARD")
@@ -145,7 +154,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
             .collect();
-        Config::from_vars(|name| map.get(name).cloned(), true)
+        Config::from_vars(|name| map.get(name).cloned(), true, None)
     }
 
     #[test]

@@ -33,7 +33,10 @@ fn readers_and_cache(
     }
     (
         crate::reader::system_reader_set(config),
-        config.cache_dir.clone().map(crate::card::BindCache::new),
+        config
+            .cache_dir
+            .clone()
+            .map(|dir| crate::card::BindCache::new(dir, config.user)),
     )
 }
 
@@ -71,7 +74,7 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
             if matches!(&*GLOBAL.read(), Some(g) if g.pid == pid) {
                 return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
             }
-            let config = Config::from_env(threads);
+            let config = Config::from_env(threads, super::os::effective_uid());
             crate::log::install_panic_hook();
             crate::log::configure(&config);
             // Readers are listed (pcscd asked) before the global lock is taken: every

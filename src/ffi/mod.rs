@@ -15,6 +15,7 @@
 
 mod general;
 mod object;
+mod os;
 mod session;
 mod sign;
 mod slot;
@@ -32,6 +33,7 @@ use zeroize::Zeroizing;
 #[cfg(feature = "software-card")]
 #[doc(hidden)]
 pub use general::set_reader_source;
+pub use os::effective_uid;
 pub use tables::{FUNCTION_LIST, FUNCTION_LIST_2_20, FUNCTION_LIST_3_0};
 
 /// The initialised library of this process. `pid` detects a forked child that did

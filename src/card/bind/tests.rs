@@ -468,7 +468,7 @@ fn damaged_answers_never_panic() {
 fn temp_cache(name: &str) -> (std::path::PathBuf, super::super::BindCache) {
     let dir = std::env::temp_dir().join(format!("eimza-bind-cache-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cache = super::super::BindCache::new(dir.join("eimza-pkcs11"));
+    let cache = super::super::BindCache::new(dir.join("eimza-pkcs11"), crate::ffi::effective_uid());
     (dir, cache)
 }
 
@@ -607,5 +607,52 @@ fn an_entry_that_does_not_bind_is_replaced_by_a_full_read() {
     let (t, log) = bind_cached(&card, &cache);
     assert_eq!(t.expect("bind"), good);
     assert_eq!(log.len(), 9);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Another local user plants an entry for this card with a certificate of their own:
+/// it is never shown. Served only from a folder and file that are the user's alone
+/// (pkcs11-spec.md §3.2.1 Trust).
+#[cfg(unix)]
+#[test]
+fn a_planted_entry_is_not_served() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, cache) = temp_cache("planted");
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    let (good, _) = bind_cached(&card, &cache);
+    let good = good.expect("bind");
+    // The planted entry matches this card's ATR and TokenInfo and carries a
+    // certificate directory of the planter's choosing.
+    let path = cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path");
+    let mut entry =
+        super::super::cache::decode(&std::fs::read(&path).expect("read")).expect("entry");
+    let planted_cert = vec![0x30, 0x03, 0x02, 0x01, 0x07];
+    entry
+        .files
+        .insert((vec![0x3D, 0x00, 0x44, 0x04], 0), planted_cert.clone());
+    std::fs::write(&path, super::super::cache::encode(&entry)).expect("write");
+    let folder = path.parent().expect("folder").to_path_buf();
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    // Where someone else could have written it: the folder or the file writable by
+    // others. Each time the card is read in full and the card's token comes back.
+    for (folder_mode, file_mode) in [(0o777, 0o600), (0o700, 0o666)] {
+        chmod(&folder, folder_mode);
+        chmod(&path, file_mode);
+        let (t, log) = bind_cached(&card, &cache);
+        assert_eq!(t.expect("bind from the card"), good);
+        assert_eq!(log.len(), 9, "folder {folder_mode:o}, file {file_mode:o}: full read");
+        // Not rewritten into an untrusted folder; the planted file is left alone.
+        if folder_mode == 0o777 {
+            assert_eq!(
+                super::super::cache::decode(&std::fs::read(&path).expect("read"))
+                    .expect("entry")
+                    .files
+                    .get(&(vec![0x3D, 0x00, 0x44, 0x04], 0)),
+                Some(&planted_cert)
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
