@@ -33,6 +33,7 @@ fn images() -> &'static [CardImage; 2] {
                 serial: Some(vec![0xF0, serial]),
                 user_consent,
                 ca_dir: None,
+                ..CreateOptions::default()
             })
             .expect("personalise fuzz card")
         };

@@ -31,7 +31,7 @@ const MAX_ENTRY_BYTES: u64 = 1 << 20;
 const MAX_SERIAL_BYTES: usize = 32;
 
 /// Key of one cached file: its path from the MF (without `3F00`) and the offset read.
-pub(crate) type FileKey = (Vec<u8>, usize);
+pub type FileKey = (Vec<u8>, usize);
 
 /// Where cache entries live (the folder comes from the `Config`), and whose they must
 /// be.
@@ -43,9 +43,10 @@ pub struct BindCache {
     owner: Option<u32>,
 }
 
-/// What a cold bind read, to be stored; or what a stored entry offers.
+/// What a cold bind read, to be stored; or what a stored entry offers. Public, with
+/// [`encode`] and [`decode`], for the fuzzer (`fuzz/fuzz_targets/bind_cache.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub atr: Vec<u8>,
     pub token_info: Vec<u8>,
     pub files: HashMap<FileKey, Vec<u8>>,
@@ -215,7 +216,8 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-pub(crate) fn encode(entry: &Entry) -> Vec<u8> {
+/// The file content for `entry`.
+pub fn encode(entry: &Entry) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
@@ -257,7 +259,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-pub(crate) fn decode(bytes: &[u8]) -> Option<Entry> {
+/// A stored entry, if `bytes` is one (any damage: `None`). Runs inside the host
+/// application on a file from disk: fuzzed (`fuzz/fuzz_targets/bind_cache.rs`).
+pub fn decode(bytes: &[u8]) -> Option<Entry> {
     let body_len = bytes.len().checked_sub(32)?;
     let (body, digest) = bytes.split_at(body_len);
     if Sha256::digest(body).as_slice() != digest {
