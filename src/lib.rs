@@ -7,8 +7,9 @@
 //! - the library (`module`: slots and sessions of one `C_Initialize`, read from one
 //!   `config`), `slot` (a reader, its token, card I/O discipline), `token` (bound card
 //!   data, login state, token info), `session`, and the flows that work on a session:
-//!   `pin` (login, PIN management) and `sign`; `object` and `mechanism`; `error`
-//!   (card failures as CKR);
+//!   `pin` (login, PIN management), `sign`, and what the module computes without the
+//!   card: `digest`, `verify` (their state: `operation`); `object` and `mechanism`;
+//!   `error` (card failures as CKR);
 //! - the card profile (`card`: operations, PKCS#15 bind, commands per ATR family);
 //! - APDUs (`apdu`: codec, transport of one transaction);
 //! - readers (`reader`: PC/SC, and the in-process software card of development builds).
@@ -28,6 +29,8 @@ pub mod card;
 #[forbid(unsafe_code)]
 pub mod config;
 #[forbid(unsafe_code)]
+pub mod digest;
+#[forbid(unsafe_code)]
 pub mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
@@ -40,6 +43,8 @@ pub mod module;
 #[forbid(unsafe_code)]
 pub mod object;
 #[forbid(unsafe_code)]
+pub mod operation;
+#[forbid(unsafe_code)]
 pub mod pin;
 #[forbid(unsafe_code)]
 pub mod reader;
@@ -51,6 +56,8 @@ pub mod sign;
 pub mod slot;
 #[forbid(unsafe_code)]
 pub mod token;
+#[forbid(unsafe_code)]
+pub mod verify;
 
 // Unit tests drive software cards too; without them `cargo test` must fail, not pass
 // on less.

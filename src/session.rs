@@ -1,11 +1,13 @@
 //! A session: its slot and token, whether it is read/write, and its active operations
-//! (object search, signature). Login state is the token's, shared by all sessions of
-//! the application (pkcs11-spec.md §2.4). The signing flow is `sign`, the login and
-//! PIN flows are `pin`; both work on a `Session`.
+//! (object search, signature, and the digest or verification the module computes:
+//! `operation`). Login state is the token's, shared by all sessions of the application
+//! (pkcs11-spec.md §2.4). The flows that work on a session are `sign`, `pin`,
+//! `digest` and `verify`.
 
 use crate::error::card_rv;
 use crate::mechanism::{Hasher, SignKind};
 use crate::object::SigningKey;
+use crate::operation::{Operation, Operations};
 use crate::slot::Slot;
 use crate::token::{Login, Token};
 use cryptoki_sys::*;
@@ -36,6 +38,8 @@ pub struct Session {
     pub rw: bool,
     find: Mutex<Option<FindState>>,
     pub(crate) sign: Mutex<Option<SignState>>,
+    /// Digest or verification, computed in the module (src/operation.rs).
+    pub(crate) operations: Operations,
 }
 
 impl Session {
@@ -47,7 +51,21 @@ impl Session {
             rw,
             find: Mutex::new(None),
             sign: Mutex::new(None),
+            operations: Operations::default(),
         }
+    }
+
+    /// Start a digest or verification unless a cryptographic operation (signature
+    /// included) is active: `CKR_OPERATION_ACTIVE` (lock order: signature, then these).
+    pub(crate) fn start_operation(
+        &self,
+        make: impl FnOnce() -> Result<Operation, CK_RV>,
+    ) -> Result<(), CK_RV> {
+        let sign = self.sign.lock();
+        if sign.is_some() {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        self.operations.start(make)
     }
 
     /// `CK_SESSION_INFO` (polled: no APDU, no card lock).

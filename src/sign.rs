@@ -56,7 +56,8 @@ pub fn sign_init(
 ) -> Result<(), CK_RV> {
     let token = &session.token;
     let mut sign = session.sign.lock();
-    if sign.is_some() {
+    // One cryptographic operation per session (src/operation.rs).
+    if sign.is_some() || session.operations.is_active() {
         return Err(CKR_OPERATION_ACTIVE);
     }
     let object = token.object(key_handle).ok_or(CKR_KEY_HANDLE_INVALID)?;

@@ -9,7 +9,7 @@ use crate::sign::{end_on_failure, SignOutput};
 /// # Safety
 /// `pMechanism` is NULL or a valid `CK_MECHANISM` whose `pParameter` is NULL or holds
 /// `ulParameterLen` bytes.
-unsafe fn read_mechanism(
+pub(super) unsafe fn read_mechanism(
     pMechanism: *const CK_MECHANISM,
 ) -> Result<(CK_MECHANISM_TYPE, bool, Option<PssParams>), CK_RV> {
     // SAFETY: NULL gives None; otherwise valid by this function's contract.
@@ -17,7 +17,8 @@ unsafe fn read_mechanism(
     let len = mechanism.ulParameterLen;
     if mechanism.pParameter.is_null() {
         if len != 0 {
-            return Err(CKR_MECHANISM_PARAM_INVALID);
+            // §2.1: NULL with a non-zero length is a pointer error.
+            return Err(CKR_ARGUMENTS_BAD);
         }
         return Ok((mechanism.mechanism, false, None));
     }
@@ -42,7 +43,7 @@ unsafe fn read_mechanism(
 ///
 /// # Safety
 /// `pMechanism` is NULL or a valid `CK_MECHANISM`.
-unsafe fn describe_mechanism(pMechanism: *const CK_MECHANISM) -> String {
+pub(super) unsafe fn describe_mechanism(pMechanism: *const CK_MECHANISM) -> String {
     // SAFETY: NULL gives None; otherwise valid by this function's contract.
     match unsafe { pMechanism.as_ref() } {
         Some(m) => {

@@ -426,7 +426,7 @@ policy_put_back() {
 policy_session() {
   new_profile "$2-policy" || { check "new profile" false; return; }
   if ! can_write_etc; then
-    echo "  SKIP loading by the enterprise policy ($POLICY_DIR needs root or password-less sudo)"
+    skip_check "loading by the enterprise policy" "$POLICY_DIR needs root or password-less sudo"
     return
   fi
   check "the package's policy installed at $POLICY_DIR/policies.json (what was there is kept aside)" policy_install

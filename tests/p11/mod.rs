@@ -12,6 +12,7 @@ compile_error!(
 
 pub mod all_functions;
 pub mod in_process;
+pub mod rendezvous;
 pub mod verify;
 
 #[allow(unused_imports)] // not every test binary signs

@@ -642,7 +642,11 @@ fn a_planted_entry_is_not_served() {
         chmod(&path, file_mode);
         let (t, log) = bind_cached(&card, &cache);
         assert_eq!(t.expect("bind from the card"), good);
-        assert_eq!(log.len(), 9, "folder {folder_mode:o}, file {file_mode:o}: full read");
+        assert_eq!(
+            log.len(),
+            9,
+            "folder {folder_mode:o}, file {file_mode:o}: full read"
+        );
         // Not rewritten into an untrusted folder; the planted file is left alone.
         if folder_mode == 0o777 {
             assert_eq!(
