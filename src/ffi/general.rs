@@ -65,9 +65,14 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 if given != 0 && given != 4 {
                     return Err(CKR_ARGUMENTS_BAD);
                 }
-                // The module uses native locks, with or without CKF_OS_LOCKING_OK and
-                // callbacks (pkcs11-spec.md §2.2 deviations). With
-                // CKF_LIBRARY_CANT_CREATE_OS_THREADS it starts no thread (§2.2).
+                // The module locks with the operating system's primitives. Callbacks
+                // with CKF_OS_LOCKING_OK leave it the choice; callbacks without it
+                // would have to be used, which the module cannot: CKR_CANT_LOCK, as
+                // PKCS#11 says (§2.2; no client passes that combination).
+                if given == 4 && args.flags & CKF_OS_LOCKING_OK == 0 {
+                    return Err(CKR_CANT_LOCK);
+                }
+                // With CKF_LIBRARY_CANT_CREATE_OS_THREADS it starts no thread (§2.2).
                 threads = args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0;
             }
             let pid = std::process::id();
