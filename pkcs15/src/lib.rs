@@ -15,6 +15,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "fixture"))]
+pub mod fixture;
 mod objects;
 mod tlv;
 

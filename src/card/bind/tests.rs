@@ -5,6 +5,7 @@ use super::super::tests::{hex, EXTENDED_ATR, SHORT_ATR};
 use super::super::*;
 use crate::reader::{ReaderError, SteppedChannel};
 use eimza_pkcs15 as p15;
+use p15::fixture;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -121,7 +122,8 @@ impl SteppedChannel for FsCard {
     }
 }
 
-const KEY_ID: [u8; 20] = [0xAB; 20];
+/// The fixture card's key 1 (pkcs15::fixture): its iD.
+const KEY_ID: [u8; 20] = [0x01; 20];
 
 fn p256_spki() -> Vec<u8> {
     let mut der =
@@ -130,128 +132,44 @@ fn p256_spki() -> Vec<u8> {
     der
 }
 
+/// The shared card image (pkcs15::fixture): one P-256 key with userConsent, its public
+/// key only in the PuKDF. `with_lengths`: whether the ODF/PuKDF paths declare lengths.
+fn fixture_card(with_lengths: bool) -> fixture::Card {
+    fixture::Card {
+        serial: vec![0x01, 0xAB, 0xCD],
+        manufacturer: "TUBITAK BILGEM".into(),
+        label: "AKIS_01ABCD".into(),
+        token_flags: p15::token_flags::LOGIN_REQUIRED,
+        last_update: Some("20261124120000Z".into()),
+        keys: vec![fixture::Key {
+            key_ref: 1,
+            kind: fixture::ec_kind(256),
+            spki: p256_spki(),
+            user_consent: true,
+        }],
+        declare_lengths: with_lengths,
+    }
+}
+
 fn padded(mut body: Vec<u8>, size: usize) -> Vec<u8> {
     body.resize(size.max(body.len()), 0);
     body
 }
 
-fn path(fid: u16, length: Option<usize>) -> p15::Path {
-    let mut p = vec![0x3F, 0x00, 0x3D, 0x00];
-    p.extend_from_slice(&fid.to_be_bytes());
-    match length {
-        Some(l) => p15::Path::with_length(&p, l as u32),
-        None => p15::Path::new(&p),
-    }
-}
-
-/// A one-key (P-256, public key only in the PuKDF) card. `with_lengths`: whether the
-/// ODF/PuKDF paths declare lengths.
+/// A stand-in card serving the fixture's files.
 fn fs_card(atr: &[u8], with_lengths: bool, aid_selectable: bool) -> FsCard {
-    let pin = p15::PinObject {
-        common: p15::CommonObjectAttributes {
-            label: Some("PIN".into()),
-            flags: p15::object_flags::PRIVATE,
-            auth_id: Some(vec![0x02]),
-            user_consent: None,
-        },
-        auth_id: Some(vec![0x01]),
-        attributes: p15::PinAttributes {
-            flags: p15::pin_flags::LOCAL | p15::pin_flags::INITIALIZED,
-            pin_type: p15::PinType::AsciiNumeric,
-            min_length: 6,
-            stored_length: 6,
-            max_length: Some(6),
-            reference: 0x81,
-            pad_char: None,
-            path: None,
-        },
-    };
-    let mut puk = pin.clone();
-    puk.common.label = Some("PUK".into());
-    puk.common.auth_id = None;
-    puk.auth_id = Some(vec![0x02]);
-    puk.attributes.flags |= p15::pin_flags::UNBLOCKING_PIN | p15::pin_flags::SO_PIN;
-    puk.attributes.min_length = 8;
-    puk.attributes.stored_length = 8;
-    puk.attributes.max_length = Some(8);
-    puk.attributes.reference = 0x82;
-    let aodf = p15::encode_aodf(&[pin, puk]);
-
-    let key_attrs = p15::CommonKeyAttributes {
-        id: KEY_ID.to_vec(),
-        usage: p15::key_usage::SIGN | p15::key_usage::NON_REPUDIATION,
-        native: true,
-        access_flags: p15::key_access::SENSITIVE,
-        key_reference: Some(1),
-    };
-    let ec = p15::KeyKind::Ec {
-        field_size: Some(256),
-        curve: Some(p15::curves::P256),
-    };
-    let prkdf = p15::encode_prkdf(&[p15::PrivateKeyObject {
-        common: p15::CommonObjectAttributes {
-            label: Some("12345678950NES0".into()),
-            flags: p15::object_flags::PRIVATE,
-            auth_id: Some(vec![0x01]),
-            user_consent: Some(1),
-        },
-        key: key_attrs.clone(),
-        kind: ec.clone(),
-        path: None,
-    }]);
-    let spki = p256_spki();
-    let pukdf = p15::encode_pukdf(&[p15::PublicKeyObject {
-        common: p15::CommonObjectAttributes {
-            label: Some("12345678950NES0".into()),
-            ..Default::default()
-        },
-        key: key_attrs,
-        kind: ec,
-        value: p15::ObjectValue::Path(path(0x4215, with_lengths.then_some(spki.len()))),
-    }]);
-    let cdf: Vec<u8> = Vec::new();
-    let len = |b: &Vec<u8>| with_lengths.then_some(b.len());
-    let odf = p15::encode_odf(&[
-        p15::OdfEntry {
-            kind: p15::OdfKind::AuthObjects,
-            path: path(0x4401, len(&aodf)),
-        },
-        p15::OdfEntry {
-            kind: p15::OdfKind::PrivateKeys,
-            path: path(0x4402, len(&prkdf)),
-        },
-        p15::OdfEntry {
-            kind: p15::OdfKind::PublicKeys,
-            path: path(0x4403, len(&pukdf)),
-        },
-        p15::OdfEntry {
-            kind: p15::OdfKind::Certificates,
-            path: path(0x4404, len(&cdf)),
-        },
-    ]);
-    let info = p15::encode_token_info(&p15::TokenInfo {
-        version: 0,
-        serial_number: vec![0x01, 0xAB, 0xCD],
-        manufacturer_id: Some("TUBITAK BILGEM".into()),
-        label: Some("AKIS_01ABCD".into()),
-        token_flags: p15::token_flags::LOGIN_REQUIRED,
-        last_update: Some("20261124120000Z".into()),
-    })
-    .expect("token info");
-    let dir = p15::encode_dir_records(&[p15::DirRecord {
-        aid: PKCS15_AID.to_vec(),
-        label: Some("AKIS e-imza".into()),
-        path: Some(vec![0x3F, 0x00, 0x3D, 0x00]),
-    }]);
-    let mut files = BTreeMap::new();
-    files.insert(vec![0x2F, 0x00], padded(dir, 128));
-    files.insert(vec![0x3D, 0x00, 0x50, 0x31], padded(odf, 512));
-    files.insert(vec![0x3D, 0x00, 0x50, 0x32], padded(info, 512));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x01], padded(aodf, 1024));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x02], padded(prkdf, 2048));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x03], padded(pukdf, 2048));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x04], padded(cdf, 2048));
-    files.insert(vec![0x3D, 0x00, 0x42, 0x15], padded(spki, 600));
+    let files = fixture_card(with_lengths)
+        .files()
+        .iter()
+        .map(|f| {
+            // Path from the MF without 3F00, as bytes.
+            let path: Vec<u8> = f.path[1..]
+                .iter()
+                .flat_map(|fid| fid.to_be_bytes())
+                .collect();
+            (path, f.padded())
+        })
+        .collect();
     FsCard(
         Arc::new(Mutex::new(FsState {
             files,
@@ -473,15 +391,11 @@ fn temp_cache(name: &str) -> (std::path::PathBuf, super::super::BindCache) {
 }
 
 fn set_token_info(card: &FsCard, last_update: Option<&str>) {
-    let info = p15::encode_token_info(&p15::TokenInfo {
-        version: 0,
-        serial_number: vec![0x01, 0xAB, 0xCD],
-        manufacturer_id: Some("TUBITAK BILGEM".into()),
-        label: Some("AKIS_01ABCD".into()),
-        token_flags: p15::token_flags::LOGIN_REQUIRED,
+    let info = fixture::Card {
         last_update: last_update.map(Into::into),
-    })
-    .expect("token info");
+        ..fixture_card(true)
+    }
+    .token_info_bytes();
     card.0
         .lock()
         .files
