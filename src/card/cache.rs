@@ -171,6 +171,7 @@ fn trusted(_path: &Path, _owner: Option<u32>, _kind: Kind) -> bool {
 }
 
 /// Owned by `owner`, no write permission for group or others.
+#[cfg_attr(not(unix), allow(dead_code))]
 fn owner_only(uid: u32, mode: u32, owner: u32) -> bool {
     uid == owner && mode & 0o022 == 0
 }
