@@ -137,7 +137,16 @@ fn initialize_argument_rules() {
             pReserved: null_mut(),
         };
         assert_eq!(init(&mut args as *mut _ as *mut _), CKR_ARGUMENTS_BAD);
+        // All four without OS locking: they would have to be used, and the module
+        // only has the system's locks (§2.2).
+        args.DestroyMutex = Some(other);
+        args.LockMutex = Some(other);
+        args.UnlockMutex = Some(other);
+        args.flags = 0;
+        assert_eq!(init(&mut args as *mut _ as *mut _), CKR_CANT_LOCK);
+        assert_eq!(fin(null_mut()), CKR_CRYPTOKI_NOT_INITIALIZED);
         // All four with OS locking; pReserved ignored.
+        args.flags = CKF_OS_LOCKING_OK;
         args.DestroyMutex = Some(other);
         args.LockMutex = Some(other);
         args.UnlockMutex = Some(other);

@@ -6,6 +6,8 @@
 //! - [`atr::decode`]: everything the ATR says, for a diagnosis.
 //! - [`known::lookup`]: the publicly listed ATRs (product, version, chip vendor).
 
+#![forbid(unsafe_code)]
+
 pub mod atr;
 pub mod known;
 

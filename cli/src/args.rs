@@ -314,15 +314,20 @@ pub fn command(lang: Lang) -> clap::Command {
         ))
         .subcommand(pin)
         .subcommand(sign)
-        .subcommand(subcommand(
-            lang,
-            "demo",
-            t(
+        .subcommand(
+            subcommand(
                 lang,
-                "walk through the card's life on a software card",
-                "yazılım kartı üzerinde kartın yaşamını adım adım gösterir",
-            ),
-        ))
+                "demo",
+                t(
+                    lang,
+                    "walk through the card's life on a software card",
+                    "yazılım kartı üzerinde kartın yaşamını adım adım gösterir",
+                ),
+            )
+            // Not in a build without it (the packaged tool): its module has no
+            // software card to run the demo against.
+            .hide(!crate::demo::OFFERED),
+        )
         .subcommand(diagnose_command(lang))
         // `eimza help` works but is not listed (-h/--help is).
         .subcommand(subcommand(lang, "help", t(lang, "this help", "bu yardım")).hide(true))
@@ -350,7 +355,6 @@ fn diagnose_command(lang: Lang) -> clap::Command {
         Arg::new("reader")
             .long("reader")
             .value_name(t(lang, "NAME", "AD"))
-            .conflicts_with("card")
             .help(t(
                 lang,
                 "the PC/SC reader whose name contains NAME\n\
@@ -359,17 +363,19 @@ fn diagnose_command(lang: Lang) -> clap::Command {
                  (varsayılan: kart takılı ilk okuyucu)",
             )),
     )
-    .arg(
+    // A software card exists only in a build with it (not the packaged tool).
+    .args(crate::demo::OFFERED.then(|| {
         Arg::new("card")
             .long("card")
             .value_name(t(lang, "FILE", "DOSYA"))
             .value_parser(value_parser!(PathBuf))
+            .conflicts_with("reader")
             .help(t(
                 lang,
                 "a software card file (eimza-vcard) instead of a reader",
                 "okuyucu yerine bir yazılım kartı dosyası (eimza-vcard)",
-            )),
-    )
+            ))
+    }))
     .arg(
         Arg::new("counters")
             .long("counters")
@@ -410,7 +416,11 @@ fn diagnose_command(lang: Lang) -> clap::Command {
 fn diagnose_options(matches: &ArgMatches) -> DiagnoseOptions {
     DiagnoseOptions {
         reader: matches.get_one::<String>("reader").cloned(),
-        card_file: matches.get_one::<PathBuf>("card").cloned(),
+        card_file: matches
+            .try_get_one::<PathBuf>("card")
+            .ok()
+            .flatten()
+            .cloned(),
         counters: matches.get_flag("counters"),
         full: matches.get_flag("full"),
         out: matches.get_one::<PathBuf>("out").cloned(),

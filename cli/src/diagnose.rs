@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 
 use crate::i18n::{Lang, Msg};
 use crate::{Exit, Failure};
-pub use link::{Link, PcscError, SoftwareLink};
+#[cfg(any(feature = "demo", test))]
+pub use link::SoftwareLink;
+pub use link::{Link, PcscError};
 pub use probe::Findings;
 
 /// What `eimza diagnose` was asked to do.
@@ -28,7 +30,7 @@ pub use probe::Findings;
 pub struct DiagnoseOptions {
     /// Use the reader whose name contains this (default: the first with a card).
     pub reader: Option<String>,
-    /// A software card file instead of a PC/SC reader.
+    /// A software card file instead of a PC/SC reader (builds with feature "demo").
     pub card_file: Option<PathBuf>,
     /// Also query the PIN and PUK retry counters (VERIFY without data).
     pub counters: bool,
@@ -171,12 +173,24 @@ fn utc_now(date_sep: &str, time_sep: &str, between: &str) -> String {
 /// the report cannot be written.
 pub fn run(options: &DiagnoseOptions, lang: Lang) -> Result<(), Failure> {
     let (findings, reader, text) = match &options.card_file {
+        #[cfg(feature = "demo")]
         Some(path) => {
             let mut link = SoftwareLink::open(path)
                 .map_err(|e| failure(Exit::NoToken, DiagnoseMsg::Failed(e)))?;
             let reader = link.reader();
             let (findings, text) = diagnose(&mut link, options.counters, options.full, lang);
             (findings, reader, text)
+        }
+        // The command line offers --card only with the software card built in.
+        #[cfg(not(feature = "demo"))]
+        Some(path) => {
+            return Err(failure(
+                Exit::NoToken,
+                DiagnoseMsg::Failed(format!(
+                    "{}: no software card in this build",
+                    path.display()
+                )),
+            ))
         }
         None => {
             let outcome = link::with_pcsc(options.reader.as_deref(), |link| {

@@ -17,12 +17,16 @@
 //! - `personalise::create(&CreateOptions) -> CardImage` makes a new card (separate
 //!   module); [`store`] owns the file format; [`serve`] bridges to vpcd.
 
+// Safe code only, except the vpcd bridge's one socket option (`serve`).
+#![deny(unsafe_code)]
+
 pub mod apdu;
 pub mod card;
 mod certgen;
 pub mod crypto;
 pub mod image;
 pub mod personalise;
+#[cfg(feature = "vpcd")]
 pub mod serve;
 pub mod store;
 mod vcard;

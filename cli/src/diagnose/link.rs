@@ -2,8 +2,10 @@
 //! process. Both give the ATR and exchange raw APDUs; nothing else.
 
 use std::ffi::CString;
+#[cfg(any(feature = "demo", test))]
 use std::path::Path;
 
+#[cfg(any(feature = "demo", test))]
 use virtual_card::VirtualCard;
 
 /// A card the diagnosis can talk to.
@@ -16,12 +18,15 @@ pub trait Link {
 }
 
 /// A software card file, opened in this process. The card file is only written by
-/// PIN commands, which the diagnosis never sends.
+/// PIN commands, which the diagnosis never sends. Only in a build with the software
+/// card (feature "demo"; the packaged tool has none).
+#[cfg(any(feature = "demo", test))]
 pub struct SoftwareLink {
     card: VirtualCard,
     name: String,
 }
 
+#[cfg(any(feature = "demo", test))]
 impl SoftwareLink {
     pub fn open(path: &Path) -> Result<SoftwareLink, String> {
         let card = VirtualCard::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -46,6 +51,7 @@ impl SoftwareLink {
     }
 }
 
+#[cfg(any(feature = "demo", test))]
 impl Link for SoftwareLink {
     fn reader(&self) -> String {
         self.name.clone()
