@@ -165,6 +165,24 @@ refused_without_apdu() {
     grep -q "C_${what}Init(.*) = CKR_MECHANISM_INVALID apdus=0 bytes=0 tx=0\$" "$WORK/refused.log"
 }
 
+# raw_input_limit TOKEN LABEL: on v1.0 a raw RSA-PKCS input may be 244 bytes (the largest
+# command data of its cards), not k - 11 = 245: 244 bytes sign and openssl verifies;
+# with 245 pkcs11-tool fails and the module's log shows C_Sign CKR_DATA_LEN_RANGE, no APDU.
+raw_input_limit() {
+  local t=$1 l=$2 id pub="$WORK/$1-$2.pub.pem"
+  id=$(id_of "$t" "$l") && [ -n "$id" ] || { echo "no certificate labelled $l" >&2; return 1; }
+  head -c 245 /dev/urandom | tr '\0' '\1' > "$WORK/raw245"
+  head -c 244 "$WORK/raw245" > "$WORK/raw244"
+  p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" -i "$WORK/raw244" -o "$WORK/raw244.sig" &&
+    openssl pkeyutl -verifyrecover -pubin -inkey "$pub" -pkeyopt rsa_padding_mode:pkcs1 -in "$WORK/raw244.sig" |
+    cmp - "$WORK/raw244" || { echo "244 bytes did not sign"; return 1; }
+  rm -f "$WORK/raw.log"
+  EIMZA_PKCS11_LOG=$WORK/raw.log p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" \
+    -i "$WORK/raw245" -o "$WORK/raw245.sig" && { echo "245 bytes signed"; return 1; }
+  grep 'C_Sign(' "$WORK/raw.log"
+  grep -q "C_Sign(.*ulDataLen=245,.*) = CKR_DATA_LEN_RANGE apdus=0 bytes=0 tx=0\$" "$WORK/raw.log"
+}
+
 # AKIS v1.0: RSA-2048 with PKCS#1 v1.5 is all its cards sign (pkcs11-spec.md §1.4.1).
 v10_suite() {
   local T=AKIS_0A0A0A0A0A0A0A10 l=12345678950NES0
@@ -196,6 +214,8 @@ SHA512' && echo 'mechanisms as expected'"
   check "$T $l: SHA256-RSA-PKCS-PSS --verify refused: CKR_MECHANISM_INVALID, no APDU" \
     refused_without_apdu $T $l Verify --verify -m SHA256-RSA-PKCS-PSS -i "$WORK/data" \
     --signature-file "$WORK/sig-$T-$l-sha256-pkcs"
+  check "$T $l: RSA-PKCS with 244 bytes signs; 245 (k - 11, over the v1.0 command limit): CKR_DATA_LEN_RANGE, no APDU" \
+    raw_input_limit $T $l
   check "  card: PIN 3 of 3 tries left" bash -c \
     "'$VCARD_BIN' show '$CARD_V10' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
   hash_suite $T
