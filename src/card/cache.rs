@@ -48,13 +48,18 @@ impl BindCache {
     }
 
     /// The cache the environment asks for: `EIMZA_PKCS11_CACHE` = `0`/`off`/`no`/`false`
-    /// → none; else `$XDG_CACHE_HOME/eimza-pkcs11`, else `$HOME/.cache/eimza-pkcs11`.
+    /// → none; else `$XDG_CACHE_HOME/eimza-pkcs11`, else `$HOME/.cache/eimza-pkcs11`;
+    /// on Windows `%LOCALAPPDATA%\eimza-pkcs11` (the user's local, not roaming, data).
     pub fn from_env() -> Option<BindCache> {
         let var = |name| std::env::var_os(name).map(PathBuf::from);
+        #[cfg(not(windows))]
+        let (cache_home, home) = (var("XDG_CACHE_HOME"), var("HOME"));
+        #[cfg(windows)]
+        let (cache_home, home) = (var("LOCALAPPDATA"), None);
         Self::from_vars(
             std::env::var("EIMZA_PKCS11_CACHE").ok().as_deref(),
-            var("XDG_CACHE_HOME"),
-            var("HOME"),
+            cache_home,
+            home,
         )
     }
 
@@ -330,21 +335,24 @@ mod tests {
 
     #[test]
     fn environment_selects_the_directory_or_turns_the_cache_off() {
-        let xdg = Some(PathBuf::from("/x/cache"));
-        let home = Some(PathBuf::from("/home/u"));
+        // Absolute paths on both systems (Windows needs a drive).
+        let drive = if cfg!(windows) { "C:" } else { "" };
+        let abs = |p: &str| PathBuf::from(format!("{drive}{p}"));
+        let xdg = Some(abs("/x/cache"));
+        let home = Some(abs("/home/u"));
         let dir = |c: Option<BindCache>| c.map(|c| c.dir().to_path_buf());
         assert_eq!(
             dir(BindCache::from_vars(None, xdg.clone(), home.clone())),
-            Some(PathBuf::from("/x/cache/eimza-pkcs11"))
+            Some(abs("/x/cache/eimza-pkcs11"))
         );
         assert_eq!(
             dir(BindCache::from_vars(Some("1"), None, home.clone())),
-            Some(PathBuf::from("/home/u/.cache/eimza-pkcs11"))
+            Some(abs("/home/u/.cache/eimza-pkcs11"))
         );
         // A relative XDG_CACHE_HOME is invalid: fall back to HOME.
         assert_eq!(
             dir(BindCache::from_vars(None, Some("rel".into()), home.clone())),
-            Some(PathBuf::from("/home/u/.cache/eimza-pkcs11"))
+            Some(abs("/home/u/.cache/eimza-pkcs11"))
         );
         for off in ["0", "off", "NO", "false"] {
             assert_eq!(

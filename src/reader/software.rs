@@ -1,4 +1,4 @@
-//! In-process software cards: `EIMZA_VIRTUAL_CARD=FILE[:FILE...]`, one reader per file,
+//! In-process software cards: `EIMZA_VIRTUAL_CARD=FILE[:FILE...]` (Windows: `;`), one reader per file,
 //! listed after the PC/SC readers.
 //!
 //! The reader talks to the card through the small [`SoftCard`] trait so the reader
@@ -226,19 +226,18 @@ impl Drop for SoftwareChannel {
 /// Environment variable naming the software card files.
 pub const ENV_VAR: &str = "EIMZA_VIRTUAL_CARD";
 
-/// One reader per file in `EIMZA_VIRTUAL_CARD` (':'-separated); empty entries skipped.
-/// A file that cannot be opened gives an empty slot.
+/// One reader per file in `EIMZA_VIRTUAL_CARD`, separated like PATH (':', on Windows
+/// ';', since its paths hold ':'); empty entries skipped. A file that cannot be opened
+/// gives an empty slot.
 pub fn readers_from_env() -> Vec<Arc<SoftwareReader>> {
     let Some(value) = std::env::var_os(ENV_VAR) else {
         return Vec::new();
     };
-    let value = value.to_string_lossy().into_owned();
-    value
-        .split(':')
-        .filter(|p| !p.is_empty())
+    std::env::split_paths(&value)
+        .filter(|p| !p.as_os_str().is_empty())
         .enumerate()
         .map(|(i, path)| {
-            let card = software_card(path).map(|c| c as Arc<dyn SoftCard>);
+            let card = software_card(&path.to_string_lossy()).map(|c| c as Arc<dyn SoftCard>);
             Arc::new(SoftwareReader::new(
                 format!("eimza software card {i}"),
                 card,
