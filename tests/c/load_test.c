@@ -1,13 +1,19 @@
-/* Loads libeimza_pkcs11.so with dlopen and checks the basic C interface:
- * C_GetFunctionList, C_Initialize (NULL and with OS locking), C_GetInfo,
- * C_GetInterfaceList/C_GetInterface, C_Finalize.
- * Usage: load_test /path/to/libeimza_pkcs11.so   (exit 0 = all checks passed) */
-#include <dlfcn.h>
+/* Loads the module as applications do (dlopen on Unix, LoadLibrary on Windows) and
+ * checks the basic C interface: C_GetFunctionList, C_Initialize (NULL and with OS
+ * locking), C_GetInfo, C_GetInterfaceList/C_GetInterface, C_Finalize; on Unix also
+ * fork. Built with gcc (tests/c/run.sh, tests/abi.rs) and with x86_64-w64-mingw32-gcc
+ * (scripts/test-windows.sh, run under Wine).
+ * Usage: load_test MODULE   (libeimza_pkcs11.so or eimza_pkcs11.dll; exit 0 = passed) */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include "eimza_pkcs11.h"
 
@@ -33,14 +39,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s MODULE\n", argv[0]);
     return 2;
   }
+#ifdef _WIN32
+  HMODULE lib = LoadLibraryA(argv[1]);
+  if (!lib) {
+    fprintf(stderr, "LoadLibrary: error %lu\n", (unsigned long)GetLastError());
+    return 2;
+  }
+#define SYMBOL(name) ((void *)GetProcAddress(lib, name))
+#else
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     fprintf(stderr, "dlopen: %s\n", dlerror());
     return 2;
   }
-  get_function_list_fn get_list = (get_function_list_fn)dlsym(lib, "C_GetFunctionList");
-  get_interface_list_fn get_ifaces = (get_interface_list_fn)dlsym(lib, "C_GetInterfaceList");
-  get_interface_fn get_iface = (get_interface_fn)dlsym(lib, "C_GetInterface");
+#define SYMBOL(name) dlsym(lib, name)
+#endif
+  get_function_list_fn get_list = (get_function_list_fn)SYMBOL("C_GetFunctionList");
+  get_interface_list_fn get_ifaces = (get_interface_list_fn)SYMBOL("C_GetInterfaceList");
+  get_interface_fn get_iface = (get_interface_fn)SYMBOL("C_GetInterface");
   CHECK(get_list && get_ifaces && get_iface, "entry points exported");
   if (!get_list || !get_ifaces || !get_iface) return 1;
 
@@ -72,6 +88,7 @@ int main(int argc, char **argv) {
   CHECK(memcmp(info.manufacturerID, EIMZA_PKCS11_MANUFACTURER, strlen(EIMZA_PKCS11_MANUFACTURER)) == 0 &&
             info.manufacturerID[31] == ' ',
         "manufacturer '%.32s' space padded", info.manufacturerID);
+#ifndef _WIN32
   /* fork: the child must initialise its own state; its C_Finalize leaves the
    * parent's alone. */
   fflush(stdout);
@@ -90,6 +107,7 @@ int main(int argc, char **argv) {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "forked child: own C_Initialize/C_Finalize (status %d)",
         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   CHECK(f->C_GetInfo(&info) == CKR_OK, "parent still initialised after the child's C_Finalize");
+#endif
   CHECK(f->C_Finalize((void *)1) == CKR_ARGUMENTS_BAD, "C_Finalize(non-NULL) = CKR_ARGUMENTS_BAD");
   CHECK(f->C_Finalize(NULL) == CKR_OK, "C_Finalize");
 
@@ -137,7 +155,11 @@ int main(int argc, char **argv) {
         "C_GetInterface(\"PKCS 11\", 2.40) is the C_GetFunctionList table");
   CHECK(get_iface((CK_UTF8CHAR *)"Vendor X", NULL, &iface, 0) != CKR_OK, "unknown interface name refused");
 
+#ifdef _WIN32
+  CHECK(FreeLibrary(lib), "FreeLibrary");
+#else
   dlclose(lib);
+#endif
   printf("%d failures\n", failures);
   return failures == 0 ? 0 : 1;
 }
