@@ -14,6 +14,8 @@ packages=(
   libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
   openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
   python3-venv                                                 # pyHanko and python-pkcs11 from PyPI in venvs
+  libreoffice-writer-nogui python3-uno libreoffice-script-provider-python  # LibreOffice headless, UNO, Python macros
+  xmlsec1 poppler-utils unzip                                  # ODF (XML-DSig) and PDF (pdfsig) signature checks
 )
 
 missing=()

@@ -62,14 +62,8 @@ suite() {
 }
 
 TOKEN=AKIS_0F0F0F0F0F0F0F03
-echo "-- in process"
-CARD=$WORK/java-inprocess.card
-make_card "$CARD" 0F0F0F0F0F0F0F03 p256 rsa2048
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-CARD=$WORK/java-pcscd.card
-make_card "$CARD" 0F0F0F0F0F0F0F03 p256 rsa2048
-use_pcscd "$CARD"
-suite
+CARD=$WORK/java.card
+# A fresh card (full PIN and PUK counters) for each transport.
+fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F03 p256 rsa2048; }
+on_both_transports --fresh fresh_card suite "$CARD"
 finish

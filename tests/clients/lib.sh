@@ -20,12 +20,26 @@ check() {
   fi
 }
 
-# A fresh software card: make_card FILE SERIAL KEY...
+# A fresh software card (replaces FILE if it exists): make_card FILE SERIAL KEY...
 make_card() {
   local file=$1 serial=$2; shift 2
   local args=()
   for k in "$@"; do args+=(--key "$k"); done
-  "$VCARD_BIN" create "$file" --serial "$serial" --ca-dir "$WORK/ca" "${args[@]}" >/dev/null
+  "$VCARD_BIN" create "$file" --force --serial "$serial" --ca-dir "$WORK/ca" "${args[@]}" >/dev/null
+}
+
+# pyHanko from PyPI (pinned) in a venv under target/, made once and reused by every
+# scenario that needs it. Sets PYHANKO and PYHANKO_PYTHON; returns 1 if pip fails.
+pyhanko_venv() {
+  local venv=$ROOT/target/pyhanko-venv
+  if [ ! -x "$venv/bin/pyhanko" ]; then
+    echo "$(basename "$0"): installing pyHanko into $venv"
+    python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q pyhanko==0.38.0 pyhanko-cli==0.6.0 python-pkcs11==0.10.1 || {
+        rm -rf "$venv"; return 1; }
+  fi
+  PYHANKO=$venv/bin/pyhanko
+  PYHANKO_PYTHON=$venv/bin/python
 }
 
 # Use software cards in process (no pcscd).
@@ -48,6 +62,34 @@ use_pcscd() {
   pcsc_start || pcsc_abort
   local port=35963 f
   for f in "$@"; do vcard_serve "$f" "$port" || pcsc_abort; port=$((port + 1)); done
+}
+
+# on_both_transports [--fresh MAKE_CARDS] SUITE CARD...
+#   Runs the scenario's SUITE function twice with the same card files: first in process
+#   (EIMZA_VIRTUAL_CARD=CARD1:CARD2:...), then served by eimza-vcard into the vpcd readers
+#   0, 1, ... of a real pcscd (started here, stopped by PID when the script exits).
+#   SUITE gets the transport's name as $1 (inprocess or pcscd), also in $TRANSPORT, for
+#   check descriptions, per-transport file names and the few transport-specific steps.
+#   --fresh MAKE_CARDS: call MAKE_CARDS before each transport to create the card files
+#   again (make_card replaces them), for suites that change the card (PINs, tries).
+#   Every scenario that runs on both transports uses this, so they all run alike.
+on_both_transports() {
+  local make_cards=""
+  if [ "${1:-}" = --fresh ]; then make_cards=$2; shift 2; fi
+  local suite=$1; shift
+  [ $# -gt 0 ] || { echo "on_both_transports: no card given" >&2; return 2; }
+  local joined
+  joined=$(IFS=:; echo "$*")
+  echo "-- in process"
+  TRANSPORT=inprocess
+  [ -z "$make_cards" ] || "$make_cards"
+  use_inprocess "$joined"
+  "$suite" inprocess
+  echo "-- through pcscd + vpcd"
+  TRANSPORT=pcscd
+  [ -z "$make_cards" ] || "$make_cards"
+  use_pcscd "$@"
+  "$suite" pcscd
 }
 
 pcsc_abort() {

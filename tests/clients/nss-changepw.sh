@@ -53,14 +53,8 @@ suite() {
 }
 
 TOKEN=AKIS_0F0F0F0F0F0F0F01
-echo "-- in process"
-CARD=$WORK/nss-inprocess.card
-make_card "$CARD" 0F0F0F0F0F0F0F01 p256
-use_inprocess "$CARD"
-suite inprocess
-echo "-- through pcscd + vpcd"
-CARD=$WORK/nss-pcscd.card
-make_card "$CARD" 0F0F0F0F0F0F0F01 p256
-use_pcscd "$CARD"
-suite pcscd
+CARD=$WORK/nss.card
+# A fresh card (full PIN and PUK counters) for each transport.
+fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F01 p256; }
+on_both_transports --fresh fresh_card suite "$CARD"
 finish

@@ -6,14 +6,14 @@
 # TLS 1.3 against openssl s_server on 127.0.0.1 (RSA-PSS with the RSA key, ECDSA with
 # the P-384 key). In process and through pcscd + vpcd.
 #
-# The card holds rsa2048, p384, rsa2048, p384: NES0/NES1 carry digitalSignature and
-# clientAuth (TLS), NES2/NES3 only nonRepudiation like real NES certificates (S/MIME
-# signing: NSS refuses clientAuth-only certificates for email signing).
+# The card holds rsa2048:tls, p384:tls, rsa2048, p384: NES0/NES1 are asked for as TLS
+# keys (digitalSignature + clientAuth), NES2/NES3 are like real NES certificates
+# (nonRepudiation, no extended key usage), which NSS accepts for S/MIME signing.
 source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/nss.card
 TOKEN=AKIS_0D0D0D0D0D0D0D0D
-make_card "$CARD" 0D0D0D0D0D0D0D0D rsa2048 p384 rsa2048 p384
+make_card "$CARD" 0D0D0D0D0D0D0D0D rsa2048:tls p384:tls rsa2048 p384
 NES=12345678950NES
 DB=$WORK/nssdb
 echo "$PIN" > "$WORK/pinfile"
@@ -141,10 +141,5 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-echo "-- in process"
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-use_pcscd "$CARD"
-suite
+on_both_transports suite "$CARD"
 finish

@@ -87,10 +87,5 @@ suite() {
   check "p11tool --test-sign with the P-384 key" test_sign "${NES}1" ECDSA-SHA256
 }
 
-echo "-- in process"
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-use_pcscd "$CARD"
-suite
+on_both_transports suite "$CARD"
 finish

@@ -126,10 +126,5 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-echo "-- in process"
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-use_pcscd "$CARD"
-suite
+on_both_transports suite "$CARD"
 finish

@@ -4,7 +4,9 @@
 # timing and key IDs, must equal the reference in tests/clients/p11test-reference/.
 source "$(dirname "$0")/lib.sh"
 P11TEST=$ROOT/target/p11test/p11test
-"$ROOT/scripts/build-p11test.sh" "$P11TEST" >/dev/null
+if ! "$ROOT/scripts/build-p11test.sh" "$P11TEST" >"$WORK/build.log" 2>&1; then
+  tail -5 "$WORK/build.log"; check "p11test is built (scripts/build-p11test.sh)" false; finish; exit 1
+fi
 REF=$ROOT/tests/clients/p11test-reference
 
 slot_of() { # slot id (decimal) of the token with label $1
@@ -32,16 +34,6 @@ compare_p11test() { # compare_p11test NAME: the run's log and JSON against the r
   diff -u "$REF/$2.json" "$WORK/$2.cmp"
 }
 
-CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card
-make_card "$CARD_RSA" 0E0E0E0E0E0E0E01 rsa2048
-make_card "$CARD_EC" 0E0E0E0E0E0E0E02 p384
-for mode in inprocess pcscd; do
-  echo "-- $mode"
-  if [ $mode = inprocess ]; then use_inprocess "$CARD_RSA:$CARD_EC"; else use_pcscd "$CARD_RSA" "$CARD_EC"; fi
-  check "p11test on the RSA card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa
-  check "p11test on the P-384 card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec
-done
-
 # wait_test (-i): p11test blocks in C_WaitForSlotEvent until a slot has a token. It is
 # started on slot 0 with the card already pulled out (p11test accepts an explicitly
 # chosen empty slot), and the card is inserted once it waits: one event, no race with
@@ -64,5 +56,18 @@ interactive_run() {
   grep -A2 'wait_test' "$WORK/rsa-interactive.json" | grep -q '"pass"' || { echo "wait_test did not pass"; return 1; }
   compare_p11test rsa-interactive
 }
-check "p11test -i on the RSA card: wait_test sees the card pulled and re-inserted (pcscd)" interactive_run
+
+suite() {
+  local mode=$1
+  check "p11test on the RSA card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa
+  check "p11test on the P-384 card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec
+  if [ "$mode" = pcscd ]; then
+    check "p11test -i on the RSA card: wait_test sees the card pulled and re-inserted (pcscd)" interactive_run
+  fi
+}
+
+CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card
+make_card "$CARD_RSA" 0E0E0E0E0E0E0E01 rsa2048
+make_card "$CARD_EC" 0E0E0E0E0E0E0E02 p384
+on_both_transports suite "$CARD_RSA" "$CARD_EC"
 finish

@@ -54,14 +54,8 @@ suite() {
 }
 
 TOKEN=AKIS_0F0F0F0F0F0F0F02
-echo "-- in process"
-CARD=$WORK/p11tool-inprocess.card
-make_card "$CARD" 0F0F0F0F0F0F0F02 p256
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-CARD=$WORK/p11tool-pcscd.card
-make_card "$CARD" 0F0F0F0F0F0F0F02 p256
-use_pcscd "$CARD"
-suite
+CARD=$WORK/p11tool.card
+# A fresh card (full PIN and PUK counters) for each transport.
+fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F02 p256; }
+on_both_transports --fresh fresh_card suite "$CARD"
 finish

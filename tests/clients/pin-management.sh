@@ -47,14 +47,8 @@ suite() {
 
 echo "data to sign" > "$WORK/in"
 TOKEN=AKIS_0C0C0C0C0C0C0C0C
-echo "-- in process"
-CARD=$WORK/pin-inprocess.card
-make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-CARD=$WORK/pin-pcscd.card
-make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048
-use_pcscd "$CARD"
-suite
+CARD=$WORK/pin.card
+# A fresh card (full PIN and PUK counters) for each transport.
+fresh_card() { make_card "$CARD" 0C0C0C0C0C0C0C0C rsa2048; }
+on_both_transports --fresh fresh_card suite "$CARD"
 finish

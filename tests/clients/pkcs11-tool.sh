@@ -92,10 +92,5 @@ suite() {
     "pkcs11-tool --module '$MODULE' --token-label $A --login --pin $PIN -O >/dev/null"
 }
 
-echo "-- in process"
-use_inprocess "$CARD_A:$CARD_B"
-suite
-echo "-- through pcscd + vpcd"
-use_pcscd "$CARD_A" "$CARD_B"
-suite
+on_both_transports suite "$CARD_A" "$CARD_B"
 finish

@@ -7,14 +7,7 @@
 # pyHanko comes from PyPI into a venv under target/ (made once, then reused).
 source "$(dirname "$0")/lib.sh"
 
-VENV=$ROOT/target/pyhanko-venv
-if [ ! -x "$VENV/bin/pyhanko" ]; then
-  echo "pyhanko.sh: installing pyHanko into $VENV"
-  python3 -m venv "$VENV" &&
-    "$VENV/bin/pip" install -q pyhanko==0.38.0 pyhanko-cli==0.6.0 python-pkcs11==0.10.1 || {
-      echo "  FAIL pyHanko could not be installed"; rm -rf "$VENV" "$WORK"; exit 1; }
-fi
-PYHANKO=$VENV/bin/pyhanko
+pyhanko_venv || { echo "  FAIL pyHanko could not be installed"; rm -rf "$WORK"; exit 1; }
 
 CARD=$WORK/pdf.card
 TOKEN=AKIS_0B1B0B1B0B1B0B1B
@@ -90,10 +83,5 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-echo "-- in process"
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-use_pcscd "$CARD"
-suite
+on_both_transports suite "$CARD"
 finish

@@ -63,14 +63,8 @@ suite() {
 }
 
 TOKEN=AKIS_0F0F0F0F0F0F0F04
-echo "-- in process"
-CARD=$WORK/python-inprocess.card
-make_card "$CARD" 0F0F0F0F0F0F0F04 p256 rsa2048
-use_inprocess "$CARD"
-suite
-echo "-- through pcscd + vpcd"
-CARD=$WORK/python-pcscd.card
-make_card "$CARD" 0F0F0F0F0F0F0F04 p256 rsa2048
-use_pcscd "$CARD"
-suite
+CARD=$WORK/python.card
+# A fresh card (full PIN and PUK counters) for each transport.
+fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F04 p256 rsa2048; }
+on_both_transports --fresh fresh_card suite "$CARD"
 finish

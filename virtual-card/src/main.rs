@@ -11,11 +11,14 @@ const USAGE: &str = "\
 eimza-vcard: software e-imza card (pkcs11-spec.md Part 1)
 
 Usage:
-  eimza-vcard create FILE [--key rsa2048|rsa3072|p256|p384]... [--pin 123456]
+  eimza-vcard create FILE [--key rsa2048|rsa3072|p256|p384[:tls]]... [--pin 123456]
                      [--puk 12345678] [--serial HEX] [--user-consent] [--ca-dir DIR]
                      [--force]
       Personalise a new card into FILE (default: one rsa2048 key, PIN 123456,
-      PUK 12345678, 8 random serial bytes). --ca-dir keeps the test CA in DIR so
+      PUK 12345678, 8 random serial bytes). Every key gets a certificate like a
+      real NES key (keyUsage nonRepudiation, no extended key usage); a key given
+      as ALG:tls gets digitalSignature and the clientAuth extended key usage as
+      well, for TLS client authentication. --ca-dir keeps the test CA in DIR so
       several cards share one root. FILE must not exist unless --force is given.
   eimza-vcard show FILE
       Serial, keys (algorithm, userConsent), PIN/PUK tries left and blocked state.
@@ -144,6 +147,7 @@ fn load(path: &Path) -> Result<CardImage, Failure> {
 /// What `create` was asked for, checked.
 struct CreateArgs {
     keys: Vec<KeyAlgorithm>,
+    tls_client_keys: Vec<usize>,
     pin: zeroize::Zeroizing<String>,
     puk: zeroize::Zeroizing<String>,
     serial: Option<Vec<u8>>,
@@ -159,7 +163,15 @@ fn create(args: &[String]) -> Result<(), Failure> {
     )?;
     let file = parsed.file()?;
     let mut keys = Vec::new();
-    for name in parsed.all("--key") {
+    let mut tls_client_keys = Vec::new();
+    for spec in parsed.all("--key") {
+        let name = match spec.strip_suffix(":tls") {
+            Some(name) => {
+                tls_client_keys.push(keys.len());
+                name
+            }
+            None => spec,
+        };
         keys.push(match name {
             "rsa2048" => KeyAlgorithm::Rsa2048,
             "rsa3072" => KeyAlgorithm::Rsa3072,
@@ -167,7 +179,7 @@ fn create(args: &[String]) -> Result<(), Failure> {
             "p384" => KeyAlgorithm::P384,
             other => {
                 return usage_error(format!(
-                    "unknown key type '{other}' (rsa2048, rsa3072, p256, p384)"
+                    "unknown key type '{other}' (rsa2048, rsa3072, p256, p384, each optionally with :tls)"
                 ))
             }
         });
@@ -201,6 +213,7 @@ fn create(args: &[String]) -> Result<(), Failure> {
     }
     let request = CreateArgs {
         keys,
+        tls_client_keys,
         pin: zeroize::Zeroizing::new(pin.to_string()),
         puk: zeroize::Zeroizing::new(puk.to_string()),
         serial,
@@ -219,6 +232,7 @@ fn personalise(request: &CreateArgs) -> Result<CardImage, String> {
     use virtual_card::personalise::{create, CreateOptions};
     let options = CreateOptions {
         keys: request.keys.clone(),
+        tls_client_keys: request.tls_client_keys.clone(),
         pin: request.pin.clone(),
         puk: request.puk.clone(),
         serial: request.serial.clone(),

@@ -51,6 +51,10 @@ pub const MAX_SERIAL_LEN: usize = 12;
 pub struct CreateOptions {
     /// 1..=8 keys; key n gets key reference n.
     pub keys: Vec<KeyAlgorithm>,
+    /// Indices into `keys` whose certificates also allow TLS client authentication
+    /// (digitalSignature and the clientAuth extended key usage). Every other key gets
+    /// a certificate like a real NES key: nonRepudiation only, no extended key usage.
+    pub tls_client_keys: Vec<usize>,
     pub pin: Zeroizing<String>,
     pub puk: Zeroizing<String>,
     /// Card serial; `None`: 8 random bytes.
@@ -66,6 +70,7 @@ impl fmt::Debug for CreateOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreateOptions")
             .field("keys", &self.keys)
+            .field("tls_client_keys", &self.tls_client_keys)
             .field("pin", &"<redacted>")
             .field("puk", &"<redacted>")
             .field("serial", &self.serial)
@@ -79,6 +84,7 @@ impl Default for CreateOptions {
     fn default() -> Self {
         CreateOptions {
             keys: vec![KeyAlgorithm::Rsa2048],
+            tls_client_keys: Vec::new(),
             pin: Zeroizing::new("123456".into()),
             puk: Zeroizing::new("12345678".into()),
             serial: None,
@@ -98,6 +104,8 @@ pub enum PersonaliseError {
     KeyCount(usize),
     /// Serial empty or longer than 12 bytes.
     InvalidSerial(usize),
+    /// A TLS client key index that names no key.
+    TlsKeyIndex(usize),
     /// `ca_dir` unusable.
     CaDir(String),
     Io(std::io::Error),
@@ -117,6 +125,9 @@ impl fmt::Display for PersonaliseError {
             }
             PersonaliseError::KeyCount(n) => {
                 write!(f, "a card holds 1 to {MAX_KEYS} keys, not {n}")
+            }
+            PersonaliseError::TlsKeyIndex(i) => {
+                write!(f, "TLS client key {i} is not one of the card's keys")
             }
             PersonaliseError::InvalidSerial(n) => {
                 write!(f, "the serial must be 1 to {MAX_SERIAL_LEN} bytes, not {n}")
@@ -225,10 +236,6 @@ fn generate(algorithm: KeyAlgorithm) -> Result<GeneratedKey, PersonaliseError> {
     }
 }
 
-fn is_rsa(algorithm: KeyAlgorithm) -> bool {
-    matches!(algorithm, KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072)
-}
-
 /// Allocated size of an EF: content rounded up to 256, plus 256 spare, like a card
 /// personalised with room to grow.
 pub fn allocated_size(content_len: usize) -> usize {
@@ -320,6 +327,13 @@ pub fn create(options: &CreateOptions) -> Result<CardImage, PersonaliseError> {
     if options.keys.is_empty() || options.keys.len() > MAX_KEYS {
         return Err(PersonaliseError::KeyCount(options.keys.len()));
     }
+    if let Some(&i) = options
+        .tls_client_keys
+        .iter()
+        .find(|&&i| i >= options.keys.len())
+    {
+        return Err(PersonaliseError::TlsKeyIndex(i));
+    }
     let serial = match &options.serial {
         Some(s) if s.is_empty() || s.len() > MAX_SERIAL_LEN => {
             return Err(PersonaliseError::InvalidSerial(s.len()))
@@ -353,17 +367,10 @@ pub fn create(options: &CreateOptions) -> Result<CardImage, PersonaliseError> {
     let mut prkdf = Vec::new();
     let mut pukdf = Vec::new();
     let mut cdf = Vec::new();
-    let mut rsa_tls_done = false;
-    let mut ec_tls_done = false;
 
     for (index, &algorithm) in options.keys.iter().enumerate() {
         let generated = generate(algorithm)?;
-        // The first RSA and the first EC key can also do TLS client authentication.
-        let tls_client = if is_rsa(algorithm) {
-            !std::mem::replace(&mut rsa_tls_done, true)
-        } else {
-            !std::mem::replace(&mut ec_tls_done, true)
-        };
+        let tls_client = options.tls_client_keys.contains(&index);
         let cert_der = certgen::issue_end_user(&ca.nes, &generated.spki_der, tls_client)?;
         let offset = u16::try_from(index).map_err(keygen_err)?;
         let key_ref = u8::try_from(index + 1).map_err(keygen_err)?;

@@ -44,6 +44,7 @@ fn usage_errors_exit_2() {
         &["create", "x", "--pin", "12345"],
         &["create", "x", "--puk", "1234567a"],
         &["create", "x", "--key", "rsa1024"],
+        &["create", "x", "--key", "p256:ssl"],
         &["create", "x", "--serial", "XYZ"],
     ] {
         let (code, _, err) = run(args);
@@ -104,6 +105,53 @@ fn certs_prints_every_certificate_trimmed_to_its_der_length() {
     assert_eq!(base64_len(blocks[0]), 1204_usize.div_ceil(3) * 4);
     assert_eq!(base64_len(blocks[2]), 704_usize.div_ceil(3) * 4);
     assert!(out.contains("# EF 4305") && out.contains("# EF 430E"));
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn create_makes_nes_keys_and_tls_keys_only_on_request() {
+    let path = std::env::temp_dir().join(format!("vcard-cli-tls-{}.vc", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let file = path.to_str().unwrap();
+    let (code, _, err) = run(&["create", file, "--key", "p256", "--key", "p256:tls"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&["certs", file]);
+    assert_eq!(code, 0, "{err}");
+    // The end-user certificates come first, in key order.
+    let pems: Vec<String> = out
+        .split("-----BEGIN CERTIFICATE-----\n")
+        .skip(1)
+        .map(|b| {
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}",
+                b.split("# EF").next().unwrap()
+            )
+        })
+        .collect();
+    let text = |pem: &str| {
+        let mut child = Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "keyUsage,extendedKeyUsage"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pem.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let nes = text(&pems[0]);
+    assert!(nes.contains("Non Repudiation"), "{nes}");
+    assert!(!nes.contains("Digital Signature"), "{nes}");
+    assert!(!nes.contains("Extended Key Usage"), "{nes}");
+    let tls = text(&pems[1]);
+    assert!(tls.contains("Digital Signature, Non Repudiation"), "{tls}");
+    assert!(tls.contains("TLS Web Client Authentication"), "{tls}");
     let _ = std::fs::remove_file(&path);
 }
 

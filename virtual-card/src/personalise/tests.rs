@@ -298,9 +298,7 @@ fn default_card_is_consistent_and_chain_verifies() {
     for needle in [
         "ecdsa-with-SHA384",
         "Subject: C = TR, CN = TEST KULLANICI, serialNumber = 12345678950",
-        "X509v3 Key Usage: critical",
-        "Digital Signature, Non Repudiation",
-        "TLS Web Client Authentication",
+        "X509v3 Key Usage: critical\n                Non Repudiation\n",
         "2.16.792.1.2.1.1.5.7.1.9",
         "0.4.0.194112.1.2",
         "X509v3 Subject Key Identifier",
@@ -310,6 +308,10 @@ fn default_card_is_consistent_and_chain_verifies() {
         "TEST Kamu Elektronik Sertifika",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    // A default key is like a real NES key: no digitalSignature, no extended key usage.
+    for absent in ["Digital Signature", "Extended Key Usage", "TLS Web Client"] {
+        assert!(!text.contains(absent), "unexpected {absent:?} in\n{text}");
     }
     let root_text = openssl(&[
         "x509",
@@ -334,6 +336,7 @@ fn every_key_type_with_user_consent_and_serial() {
             KeyAlgorithm::Rsa3072,
             KeyAlgorithm::P256,
         ],
+        tls_client_keys: vec![0, 3],
         serial: Some(vec![0x12, 0x34, 0xAB]),
         user_consent: true,
         pin: Zeroizing::new("654321".into()),
@@ -344,8 +347,9 @@ fn every_key_type_with_user_consent_and_serial() {
     assert_eq!(image.serial, vec![0x12, 0x34, 0xAB]);
     let (root, nes, leaves) = check_image(&image, &options);
     let dir = temp_dir("all");
-    // First EC key and first RSA key are TLS-capable, the others only nonRepudiation.
-    let tls = [true, true, false, false, false];
+    // Keys 0 and 3 were asked for as TLS keys; the others are NES-like: nonRepudiation
+    // only, no extended key usage.
+    let tls = [true, false, false, true, false];
     for (leaf, tls) in leaves.iter().zip(tls) {
         let text = verify_chain(&dir, &root, &nes, leaf);
         assert_eq!(
@@ -354,6 +358,7 @@ fn every_key_type_with_user_consent_and_serial() {
             "{text}"
         );
         assert_eq!(text.contains("Digital Signature"), tls, "{text}");
+        assert_eq!(text.contains("X509v3 Extended Key Usage"), tls, "{text}");
         assert!(text.contains("Non Repudiation"));
     }
     let info = p15::parse_token_info(file(&image, &[MF, DF_PKCS15, EF_TOKEN_INFO])).unwrap();
@@ -607,4 +612,17 @@ fn card_runtime_serves_the_personalised_image() {
     let signature = p384::ecdsa::Signature::from_slice(&signature).unwrap();
     verifying_key.verify_prehash(&digest, &signature).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_tls_key_index_must_name_a_key() {
+    let options = CreateOptions {
+        keys: vec![KeyAlgorithm::P256],
+        tls_client_keys: vec![1],
+        ..Default::default()
+    };
+    assert!(matches!(
+        create(&options),
+        Err(PersonaliseError::TlsKeyIndex(1))
+    ));
 }
