@@ -94,6 +94,12 @@ pub enum PcscWait {
     Unavailable,
 }
 
+/// Errors after which the PC/SC context is dropped and a new one established later:
+/// pcscd gone (pcsc-lite) or, on Windows 8 and later, the Smart Card service stopped
+/// because the last reader was removed. A context from before the service stopped
+/// then answers `SCARD_E_SERVICE_STOPPED`, `SCARD_E_NO_SERVICE`, `SCARD_E_SYSTEM_CANCELLED`
+/// or the Win32 `ERROR_INVALID_HANDLE` (6), which the `pcsc` crate reports as
+/// `UnknownError` (it maps every code outside the SCARD ranges to that).
 fn is_service_error(e: ::pcsc::Error) -> bool {
     matches!(
         e,
@@ -102,6 +108,8 @@ fn is_service_error(e: ::pcsc::Error) -> bool {
             | ::pcsc::Error::InvalidHandle
             | ::pcsc::Error::CommError
             | ::pcsc::Error::Shutdown
+            | ::pcsc::Error::SystemCancelled
+            | ::pcsc::Error::UnknownError
     )
 }
 
@@ -168,6 +176,16 @@ impl Shared {
 
     fn refresh(&self, poll: &mut Poll) {
         poll.refreshed = Some(Instant::now());
+        // WinSCard fails the whole status query with SCARD_E_UNKNOWN_READER when a
+        // listed reader went away before it (pcsc-lite marks just that reader UNKNOWN):
+        // list once more rather than report every card as gone.
+        if !self.refresh_once(poll) {
+            self.refresh_once(poll);
+        }
+    }
+
+    /// One listing and status query; `false` when a reader vanished in between.
+    fn refresh_once(&self, poll: &mut Poll) -> bool {
         let ctx = match &poll.ctx {
             Some(ctx) => ctx.clone(),
             None => match Context::establish(Scope::User) {
@@ -177,7 +195,7 @@ impl Shared {
                 }
                 Err(_) => {
                     mark_all_unlisted(&poll.readers);
-                    return;
+                    return true;
                 }
             },
         };
@@ -189,7 +207,7 @@ impl Shared {
                     poll.ctx = None;
                 }
                 mark_all_unlisted(&poll.readers);
-                return;
+                return true;
             }
         };
         for cname in &names {
@@ -212,11 +230,14 @@ impl Shared {
             ctx.get_status_change(Duration::ZERO, &mut states)
         };
         if let Err(e) = status {
+            if e == ::pcsc::Error::UnknownReader {
+                return false;
+            }
             if is_service_error(e) {
                 poll.ctx = None;
             }
             mark_all_unlisted(&poll.readers);
-            return;
+            return true;
         }
         for reader in &poll.readers {
             match states.iter().find(|s| s.name() == reader.cname.as_c_str()) {
@@ -233,6 +254,7 @@ impl Shared {
                 None => reader.update(false, 0, false, Vec::new()),
             }
         }
+        true
     }
 
     fn wait(self: &Arc<Self>, timeout: Duration) -> PcscWait {
@@ -292,6 +314,11 @@ impl Shared {
             }
             Err(::pcsc::Error::Timeout) => PcscWait::TimedOut,
             Err(::pcsc::Error::Cancelled) => PcscWait::Cancelled,
+            // WinSCard: a reader in the list went away (before or during the wait).
+            Err(::pcsc::Error::UnknownReader) => {
+                self.invalidate();
+                PcscWait::Changed
+            }
             Err(e) => self.wait_failed(e),
         }
     }
@@ -778,6 +805,34 @@ mod tests {
         // Pulled and another card inserted between two polls: only the counter moved.
         r.update(true, PRESENT | 5 << 16, true, ATR.to_vec());
         assert_eq!(changes(&r), first + 3);
+    }
+
+    #[test]
+    fn service_stops_drop_the_context_and_reader_errors_do_not() {
+        use ::pcsc::Error;
+        // pcscd gone, and Windows stopping its Smart Card service when the last reader
+        // goes (ERROR_INVALID_HANDLE arrives as UnknownError).
+        for e in [
+            Error::NoService,
+            Error::ServiceStopped,
+            Error::SystemCancelled,
+            Error::InvalidHandle,
+            Error::UnknownError,
+            Error::CommError,
+            Error::Shutdown,
+        ] {
+            assert!(is_service_error(e), "{e:?}");
+        }
+        for e in [
+            Error::Timeout,
+            Error::Cancelled,
+            Error::UnknownReader,
+            Error::ReaderUnavailable,
+            Error::NoReadersAvailable,
+            Error::RemovedCard,
+        ] {
+            assert!(!is_service_error(e), "{e:?}");
+        }
     }
 
     #[test]
