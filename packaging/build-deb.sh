@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Builds the Debian package target/debian/eimza-pkcs11_<version>_<arch>.deb with plain
-# dpkg-deb from a staged tree (no cargo-deb, nothing downloaded):
+# dpkg-deb from a staged tree (no cargo-deb, nothing downloaded; why: the commit that
+# wrote this line, and below in short: the multiarch path also goes into generated file
+# contents, generated man pages come first, and CI would have to build cargo-deb):
 #   /usr/lib/<multiarch>/pkcs11/libeimza_pkcs11.so   the module (stripped)
 #   /usr/share/p11-kit/modules/eimza.module           its p11-kit registration
 #   /usr/bin/eimza                                    the card holder's tool (stripped)
 #   /usr/share/eimza-pkcs11/firefox-policies.json     Firefox/Thunderbird policy snippet
-#   /usr/share/doc/eimza-pkcs11/, /usr/share/man/man1/eimza.1.gz
+#   /usr/share/doc/eimza-pkcs11/, /usr/share/man/man1/eimza*.1.gz
+#   /usr/share/{bash-completion/completions,zsh/vendor-completions,fish/vendor_completions.d}/
+#                                                     eimza's shell completions
+# The man pages and completions are generated from eimza's clap command line by
+# cli/assets (target/release/eimza-assets), so they always match the tool.
 # The version comes from Cargo.toml ([workspace.package]) and must have an entry in
 # packaging/changelog; the architecture from dpkg. The path of the .deb is printed on
 # the last line of standard output.
@@ -43,10 +49,12 @@ export SOURCE_DATE_EPOCH
 
 if [ "${EIMZA_DEB_NO_BUILD:-0}" != 1 ]; then
   cargo build --release --locked -p eimza-pkcs11 -p eimza >&2
+  cargo build --release --locked -p eimza-assets >&2
 fi
 LIB=target/release/libeimza_pkcs11.so
 TOOL=target/release/eimza
-for f in "$LIB" "$TOOL"; do [ -f "$f" ] || die "$f is missing (cargo build --release)"; done
+ASSETS_TOOL=target/release/eimza-assets
+for f in "$LIB" "$TOOL" "$ASSETS_TOOL"; do [ -f "$f" ] || die "$f is missing (cargo build --release)"; done
 
 OUT=target/debian
 STAGE=$OUT/stage
@@ -87,8 +95,16 @@ install -D -m 0644 packaging/copyright "$STAGE$DOC/copyright"
 gzip -9n < packaging/changelog > "$STAGE$DOC/changelog.gz"
 sed "s|<multiarch>|$MULTIARCH|g" packaging/README.Debian | gzip -9n > "$STAGE$DOC/README.Debian.gz"
 gzip -9n < README.md > "$STAGE$DOC/README.md.gz"
+# Man pages and shell completions, generated (dated SOURCE_DATE_EPOCH).
+ASSETS=$OUT/assets
+rm -rf "$ASSETS"
+"$ASSETS_TOOL" "$ASSETS" >&2
 mkdir -p "$STAGE/usr/share/man/man1"
-gzip -9n < packaging/eimza.1 > "$STAGE/usr/share/man/man1/eimza.1.gz"
+for page in "$ASSETS"/*.1; do gzip -9n < "$page" > "$STAGE/usr/share/man/man1/$(basename "$page").gz"; done
+install -D -m 0644 "$ASSETS/eimza.bash" "$STAGE/usr/share/bash-completion/completions/eimza"
+install -D -m 0644 "$ASSETS/_eimza" "$STAGE/usr/share/zsh/vendor-completions/_eimza"
+install -D -m 0644 "$ASSETS/eimza.fish" "$STAGE/usr/share/fish/vendor_completions.d/eimza.fish"
+rm -rf "$ASSETS"
 find "$STAGE/usr" -type f -exec chmod 0644 {} + -o -type d -exec chmod 0755 {} +
 chmod 0755 "$STAGE/usr/bin/eimza" "$STAGE/DEBIAN"
 

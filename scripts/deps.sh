@@ -10,10 +10,12 @@ packages=(
   openssl gcc g++                                              # verifying signatures, C ABI test, libFuzzer (scripts/fuzz.sh)
   iproute2 procps                                              # ss, pgrep/pkill in the test harness
   softhsm2 hyperfine                                           # a second PKCS#11 module (CLI tests, benchmarks); bench cold start
-  dpkg-dev binutils                                            # packaging/build-deb.sh: dpkg-architecture, dpkg-shlibdeps, strip
+  dpkg-dev binutils lintian                                    # packaging/build-deb.sh: dpkg-architecture, dpkg-shlibdeps, strip; lintian (debian-package.sh)
+  man-db                                                       # debian-package.sh reads the installed man page
   libengine-pkcs11-openssl                                     # OpenSSL engine (libp11)
   openjdk-17-jdk-headless                                      # SunPKCS11: keytool, jarsigner, javac
   python3-venv                                                 # pyHanko and python-pkcs11 from PyPI in venvs
+  firefox-esr                                                  # the real browser (tests/clients/firefox.sh), headless
   libreoffice-writer-nogui python3-uno libreoffice-script-provider-python  # LibreOffice headless, UNO, Python macros
   xmlsec1 poppler-utils unzip                                  # ODF (XML-DSig) and PDF (pdfsig) signature checks
 )

@@ -339,7 +339,8 @@ pub fn mechanism_info(
     Ok(CK_MECHANISM_INFO {
         ulMinKeySize: min as CK_ULONG,
         ulMaxKeySize: max as CK_ULONG,
-        flags: CKF_HW | CKF_SIGN | extra,
+        // Signing on the card; verification in the module (src/verify.rs).
+        flags: CKF_HW | CKF_SIGN | CKF_VERIFY | extra,
     })
 }
 
@@ -477,7 +478,7 @@ mod tests {
         // Fields by value: CK_MECHANISM_INFO is packed on Windows.
         assert_eq!(
             { info.flags },
-            CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS
+            CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS
         );
         assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (256, 384));
         assert_eq!(
@@ -485,6 +486,6 @@ mod tests {
             Some(CKR_MECHANISM_INVALID)
         );
         let rsa = mechanism_info(CKM_SHA256_RSA_PKCS, Some((2048, 3072)), None).unwrap();
-        assert_eq!({ rsa.flags }, CKF_HW | CKF_SIGN);
+        assert_eq!({ rsa.flags }, CKF_HW | CKF_SIGN | CKF_VERIFY);
     }
 }

@@ -5,6 +5,7 @@
 use crate::card::{CardError, SignAlgorithm};
 use crate::mechanism::{card_input, sign_kind, Hasher, PssParams, SignKind};
 use crate::object::{KeyKind, SigningKey};
+use crate::operation::{Operation, Operations};
 use crate::state::{
     card_cleared_pin_status, card_rv, check_pin, logout_user, status_after, Login, Module, Slot,
     Token,
@@ -36,6 +37,8 @@ pub struct Session {
     pub rw: bool,
     find: Mutex<Option<FindState>>,
     sign: Mutex<Option<SignState>>,
+    /// Digest or verification, computed in the module (src/operation.rs).
+    pub(crate) operations: Operations,
 }
 
 /// What a C_Sign/C_SignFinal call produced.
@@ -57,7 +60,21 @@ impl Session {
             rw,
             find: Mutex::new(None),
             sign: Mutex::new(None),
+            operations: Operations::default(),
         }
+    }
+
+    /// Start a digest or verification unless a cryptographic operation (signature
+    /// included) is active: `CKR_OPERATION_ACTIVE` (lock order: signature, then these).
+    pub(crate) fn start_operation(
+        &self,
+        make: impl FnOnce() -> Result<Operation, CK_RV>,
+    ) -> Result<(), CK_RV> {
+        let sign = self.sign.lock();
+        if sign.is_some() {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        self.operations.start(make)
     }
 
     pub fn start_find(&self, hits: Vec<CK_OBJECT_HANDLE>) -> Result<(), CK_RV> {
@@ -125,7 +142,8 @@ impl Module {
         let session = self.session(handle)?;
         let token = &session.token;
         let mut sign = session.sign.lock();
-        if sign.is_some() {
+        // One cryptographic operation per session (src/operation.rs).
+        if sign.is_some() || session.operations.is_active() {
             return Err(CKR_OPERATION_ACTIVE);
         }
         let object = token.object(key_handle).ok_or(CKR_KEY_HANDLE_INVALID)?;

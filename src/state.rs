@@ -611,10 +611,10 @@ impl Module {
 
     pub fn mechanism_list(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>, CK_RV> {
         let token = self.slot(id)?.token()?;
-        Ok(crate::mechanism::mechanism_list(
-            token.rsa_bits().is_some(),
-            token.ec_bits().is_some(),
-        ))
+        let mut list =
+            crate::mechanism::mechanism_list(token.rsa_bits().is_some(), token.ec_bits().is_some());
+        list.extend(crate::digest::DIGEST_MECHANISMS);
+        Ok(list)
     }
 
     pub fn mechanism_info(
@@ -623,6 +623,9 @@ impl Module {
         m: CK_MECHANISM_TYPE,
     ) -> Result<CK_MECHANISM_INFO, CK_RV> {
         let token = self.slot(id)?.token()?;
+        if let Some(info) = crate::digest::digest_mechanism_info(m) {
+            return Ok(info);
+        }
         crate::mechanism::mechanism_info(m, token.rsa_bits(), token.ec_bits())
     }
 

@@ -712,6 +712,67 @@ fn eight_threads_sign_at_once() {
     pkcs11.finalize().unwrap();
 }
 
+/// Two vpcd readers, each card signed from its own thread: every signature verified,
+/// and in every round both cards are inside a signature at the same moment (their
+/// signature hooks meet; tests/parallel_cards.rs does the same in process).
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn two_readers_sign_at_the_same_time() {
+    const ROUNDS: usize = 10;
+    let _guard = serial();
+    let pkcs11 = open();
+    let rendezvous = Arc::new(p11::rendezvous::Rendezvous::new(READERS.len()));
+    let cards = [card_a(), card_b()];
+    let before: Vec<u64> = cards
+        .iter()
+        .map(|c| c.command_counts().signatures)
+        .collect();
+    for card in &cards {
+        let rendezvous = rendezvous.clone();
+        card.set_signature_hook(Some(Arc::new(move || rendezvous.meet())));
+    }
+    let plugged: Vec<Plugged> = cards
+        .iter()
+        .enumerate()
+        .map(|(reader, card)| plug(&pkcs11, card.clone(), reader))
+        .collect();
+    let verified = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for reader in 0..READERS.len() {
+            let (pkcs11, verified) = (&pkcs11, &verified);
+            s.spawn(move || {
+                let session = pkcs11.open_ro_session(reader_slot(pkcs11, reader)).unwrap();
+                session.login(UserType::User, Some(&pin())).unwrap();
+                let key = keys_of_type(&session, KeyType::EC)[0];
+                let spki = certificate_spki(&session, key);
+                for round in 0..ROUNDS {
+                    let message = format!("reader {reader}, round {round}");
+                    let signature = session
+                        .sign(&Mechanism::EcdsaSha256, key, message.as_bytes())
+                        .unwrap();
+                    verify_ec(
+                        &spki,
+                        &hash(MechanismType::SHA256, message.as_bytes()),
+                        &signature,
+                    );
+                    verified.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    for card in &cards {
+        card.set_signature_hook(None);
+    }
+    drop(plugged);
+    pkcs11.finalize().unwrap();
+    rendezvous.assert_met(ROUNDS);
+    assert_eq!(verified.load(Ordering::SeqCst), READERS.len() * ROUNDS);
+    for (card, before) in cards.iter().zip(before) {
+        assert_eq!(card.command_counts().signatures - before, ROUNDS as u64);
+    }
+    eprintln!("{ROUNDS} rounds: both vpcd cards inside a signature at the same moment");
+}
+
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
 fn slot_events_through_pcscd() {
@@ -936,7 +997,8 @@ fn random_through_get_challenge_and_length_queries() {
 
 // ---- other applications: this test binary run again as a child process ----
 
-/// Set in a child started by [`App::start`]: `child_application` then serves commands.
+/// Set in a child started by [`App::start`]: the test it runs then serves commands
+/// (see [`serve_if_other_application`]).
 const CHILD_ENV: &str = "EIMZA_TEST_CHILD_APPLICATION";
 /// A child that does not answer in this time is taken as hung (a deadlock or a wait
 /// for the card that is not bounded).
@@ -944,6 +1006,9 @@ const CHILD_ANSWER_WITHIN: Duration = Duration::from_secs(180);
 
 /// Another application using the module in its own process (its own module state,
 /// PC/SC context and login), driven line by line; see [`child_application`].
+/// The child is this test binary running the same test (`test`, which calls
+/// [`serve_if_other_application`] first), so no helper test exists that a run would
+/// count as passed while it did nothing.
 struct App {
     name: &'static str,
     child: std::process::Child,
@@ -952,13 +1017,13 @@ struct App {
 }
 
 impl App {
-    fn start(name: &'static str, env: &[(&str, &str)]) -> App {
+    fn start(test: &str, name: &'static str, env: &[(&str, &str)]) -> App {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
             .args([
-                "child_application",
+                test,
                 "--exact",
                 "--ignored",
                 "--nocapture",
@@ -978,7 +1043,7 @@ impl App {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                // The test harness may print "test child_application ... " first.
+                // The test harness may print "test <name> ... " first.
                 if let Some(at) = line.find("@@ ") {
                     if tx.send(line[at + 3..].to_string()).is_err() {
                         break;
@@ -1157,16 +1222,21 @@ fn sign_many(session: &Session, name: &str, n: usize) -> String {
     )
 }
 
+/// First line of every test that starts other applications: in such a child, serve
+/// the parent's commands and exit (the harness never reports the child's run); in the
+/// test itself, do nothing.
+fn serve_if_other_application() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        child_application();
+        std::process::exit(0);
+    }
+}
+
 /// The child side of [`App`]: loads the module, opens an RW session on reader 0 and
 /// answers each command on stdin with one `@@ ` line: `login`, `logout`, `state`,
 /// `sign rsa|p256|p384 N`, `finalize` (then it exits).
-#[test]
-#[ignore = "a child application of the pcscd tests (does nothing on its own)"]
 fn child_application() {
     use std::io::BufRead;
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
     // Built by the parent already (module_path() would run cargo, which waits for the
     // parent's cargo to release its lock).
     let pkcs11 = Pkcs11::new(target_dir().join("libeimza_pkcs11.so")).expect("load module");
@@ -1223,11 +1293,20 @@ fn card_is_free() -> bool {
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
 fn two_applications_sign_500_times_each_with_their_own_key() {
+    serve_if_other_application();
     let _guard = serial();
     let pkcs11 = open();
     let plugged = plug(&pkcs11, card_a(), 0);
-    let mut rsa_app = App::start("rsa application", &[]);
-    let mut ec_app = App::start("P-384 application", &[]);
+    let mut rsa_app = App::start(
+        "two_applications_sign_500_times_each_with_their_own_key",
+        "rsa application",
+        &[],
+    );
+    let mut ec_app = App::start(
+        "two_applications_sign_500_times_each_with_their_own_key",
+        "P-384 application",
+        &[],
+    );
     assert_eq!(rsa_app.ask("login"), "Ok");
     assert_eq!(ec_app.ask("login"), "Ok");
     let started = Instant::now();
@@ -1271,13 +1350,22 @@ fn two_applications_sign_500_times_each_with_their_own_key() {
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
 fn logout_and_finalize_in_one_application_log_out_the_other() {
+    serve_if_other_application();
     let _guard = serial();
     let pkcs11 = open();
     let plugged = plug(&pkcs11, card_a(), 0);
     let tries = || plugged.card.status().pin.map(|p| p.tries_left);
     let full = tries();
-    let mut a = App::start("application A", &[]);
-    let mut b = App::start("application B", &[]);
+    let mut a = App::start(
+        "logout_and_finalize_in_one_application_log_out_the_other",
+        "application A",
+        &[],
+    );
+    let mut b = App::start(
+        "logout_and_finalize_in_one_application_log_out_the_other",
+        "application B",
+        &[],
+    );
     let signed = |answer: String| SignRun::parse(&answer);
     assert_eq!(a.ask("login"), "Ok");
     assert_eq!(b.ask("login"), "Ok");
@@ -1320,10 +1408,12 @@ fn logout_and_finalize_in_one_application_log_out_the_other() {
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
 fn a_card_held_by_another_application_gives_a_clear_error_after_a_bounded_wait() {
+    serve_if_other_application();
     let _guard = serial();
     let pkcs11 = open();
     let plugged = plug(&pkcs11, card_a(), 0);
     let mut app = App::start(
+        "a_card_held_by_another_application_gives_a_clear_error_after_a_bounded_wait",
         "waiting application",
         &[("EIMZA_PKCS11_CARD_WAIT_MS", "1000")],
     );
@@ -1490,6 +1580,7 @@ fn pin_flows_then_scan_memory(session: &Session, file: &str) -> String {
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
 fn no_pin_left_in_the_memory_of_an_application_after_pin_flows() {
+    serve_if_other_application();
     let _guard = serial();
     let pkcs11 = open();
     let plugged = plug(&pkcs11, card_a(), 0);
@@ -1513,7 +1604,11 @@ fn no_pin_left_in_the_memory_of_an_application_after_pin_flows() {
         format!("{PIN}\n{first}\n{new_pin}\n{wrong}\n{control}\n"),
     )
     .unwrap();
-    let mut app = App::start("PIN memory application", &[]);
+    let mut app = App::start(
+        "no_pin_left_in_the_memory_of_an_application_after_pin_flows",
+        "PIN memory application",
+        &[],
+    );
     let report = app.ask(&format!("pin-flows {}", pin_file.display()));
     let _ = std::fs::remove_file(&pin_file);
     eprintln!("memory of the application after login, sign, PIN change and back: {report}");

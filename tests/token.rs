@@ -43,6 +43,21 @@ fn shared_card() -> &'static Path {
     })
 }
 
+/// 2 × the field size of an EC key, from its curve (CKA_EC_PARAMS, a named-curve OID).
+fn ecdsa_signature_len(session: &Session, key: ObjectHandle) -> CK_ULONG {
+    const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+    const P384: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
+    match session
+        .get_attributes(key, &[AttributeType::EcParams])
+        .unwrap()
+        .as_slice()
+    {
+        [Attribute::EcParams(p)] if p.as_slice() == P256 => 64,
+        [Attribute::EcParams(p)] if p.as_slice() == P384 => 96,
+        other => panic!("not a P-256 or P-384 key: {other:?}"),
+    }
+}
+
 fn open(cards: &[&Path]) -> Pkcs11 {
     // ':'-separated, ';' on Windows (like PATH).
     let list = std::env::join_paths(cards).expect("card paths");
@@ -157,7 +172,7 @@ fn slots_and_token_info() {
     assert_eq!({ raw.ulFreePrivateMemory }, CK_UNAVAILABLE_INFORMATION);
     drop((ro, rw));
 
-    // Mechanisms for RSA and EC keys, all hardware signing.
+    // Mechanisms for RSA and EC keys: hardware signing, verification in the module.
     let mechanisms = pkcs11.get_mechanism_list(slot).unwrap();
     for m in [
         MechanismType::RSA_PKCS,
@@ -170,7 +185,7 @@ fn slots_and_token_info() {
         assert!(mechanisms.contains(&m), "{m}");
         let mi = pkcs11.get_mechanism_info(slot, m).unwrap();
         assert!(
-            mi.hardware() && mi.sign() && !mi.verify() && !mi.decrypt(),
+            mi.hardware() && mi.sign() && mi.verify() && !mi.digest() && !mi.decrypt(),
             "{m}"
         );
     }
@@ -178,7 +193,8 @@ fn slots_and_token_info() {
     let code = unsafe {
         (functions().C_GetMechanismList.unwrap())(CK_SLOT_ID::from(slot), null_mut(), &mut count)
     };
-    assert_eq!((code, count), (CKR_OK, 18));
+    // 12 RSA and 6 ECDSA signing mechanisms, 5 digests (tests/digest_verify.rs).
+    assert_eq!((code, count), (CKR_OK, 23));
     let ec = pkcs11
         .get_mechanism_info(slot, MechanismType::ECDSA)
         .unwrap();
@@ -505,7 +521,16 @@ fn signing_rules_and_length_queries() {
     // Not logged in: private keys cannot be found, and signing is refused.
     session.login(UserType::User, Some(&pin(PIN))).unwrap();
     let rsa_key = keys_of_type(&session, cryptoki::object::KeyType::RSA)[0];
-    let ec_key = keys_of_type(&session, cryptoki::object::KeyType::EC)[0];
+    let ec_keys = keys_of_type(&session, cryptoki::object::KeyType::EC);
+    let ec_key = ec_keys[0];
+    // The card holds a P-256 and a P-384 key: r ‖ s is 64 and 96 bytes (§2.6).
+    let ecdsa_lengths: Vec<(ObjectHandle, CK_ULONG)> = ec_keys
+        .iter()
+        .map(|key| (*key, ecdsa_signature_len(&session, *key)))
+        .collect();
+    let mut lengths: Vec<_> = ecdsa_lengths.iter().map(|(_, len)| *len).collect();
+    lengths.sort();
+    assert_eq!(lengths, [64, 96]);
     let public = find(&session, &[Attribute::Class(ObjectClass::PUBLIC_KEY)])[0];
     session.logout().unwrap();
     assert_eq!(
@@ -614,16 +639,20 @@ fn signing_rules_and_length_queries() {
             mechanism: CKM_ECDSA_SHA256,
             ..mech
         };
-        assert_eq!(sign_init(h, &mut ecdsa, ec_key.handle()), CKR_OK);
-        assert_eq!(
-            sign(h, data.as_ptr() as *mut _, 3, null_mut(), &mut len),
-            CKR_OK
-        );
-        assert!(len == 64 || len == 96);
-        assert_eq!(
-            sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), &mut len),
-            CKR_OK
-        );
+        for (key, expected) in &ecdsa_lengths {
+            assert_eq!(sign_init(h, &mut ecdsa, key.handle()), CKR_OK);
+            assert_eq!(
+                sign(h, data.as_ptr() as *mut _, 3, null_mut(), &mut len),
+                CKR_OK
+            );
+            assert_eq!(len, *expected);
+            len = out.len() as CK_ULONG;
+            assert_eq!(
+                sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), &mut len),
+                CKR_OK
+            );
+            assert_eq!(len, *expected);
+        }
     }
 
     // C_SessionCancel (3.0) ends an operation.
@@ -709,16 +738,17 @@ fn random_and_unsupported_functions() {
             pParameter: null_mut(),
             ulParameterLen: 0,
         };
+        // Digests and verification exist (tests/digest_verify.rs); these do not.
         assert_eq!(
-            (f.C_DigestInit.unwrap())(h, &mut mech),
+            (f.C_EncryptInit.unwrap())(h, &mut mech, 1),
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(
-            (f.C_DigestInit.unwrap())(0x7FFF_0000, &mut mech),
+            (f.C_EncryptInit.unwrap())(0x7FFF_0000, &mut mech, 1),
             CKR_SESSION_HANDLE_INVALID
         );
         assert_eq!(
-            (f.C_VerifyInit.unwrap())(h, &mut mech, 1),
+            (f.C_VerifyRecoverInit.unwrap())(h, &mut mech, 1),
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(
@@ -858,10 +888,10 @@ fn pin_flows_with_counters_and_flags() {
         RvError::PinIncorrect
     );
     assert!(info().user_pin_final_try());
-    let third = rv(ro.login(UserType::User, Some(&pin("000000"))));
-    assert!(
-        matches!(third, RvError::PinIncorrect | RvError::PinLocked),
-        "{third:?}"
+    // §2.7: 63C0 (this try blocked it) is still CKR_PIN_INCORRECT.
+    assert_eq!(
+        rv(ro.login(UserType::User, Some(&pin("000000")))),
+        RvError::PinIncorrect
     );
     assert!(info().user_pin_locked());
     assert_eq!(

@@ -11,11 +11,21 @@
 //!                     the `apdus=N bytes=M tx=K` ending of each call's log line.
 //!                     Logging costs time: use it in a run that is not timed.
 //!   --no-sign         stop after the token bind and the memory figures.
+//!   (after signing)   C_Digest SHA-256 throughput on 1 MiB, and C_Verify time per
+//!                     signature with each key's public key (every signing mechanism
+//!                     measured), when the module lists CKM_SHA256 / CKF_VERIFY.
 //!   --overhead-vcard  the module's C_Sign (CKM_RSA_PKCS, first RSA key) and the same
 //!                     two APDUs sent straight to this software card file in process,
 //!                     alternately: the difference is the module's own cost.
 //!   --overhead-pcsc R the same through PC/SC: the module's C_Sign against the same
 //!                     APDUs on a second connection to reader R, alternately.
+//!   --parallel-cards L1,L2,...  instead of the single-token figures: one thread per
+//!                     card (token label), each signing --per-thread times with its
+//!                     card's first key and mechanism; --iterations rounds, each the
+//!                     first card L1 alone, then all cards at once. Reports both
+//!                     throughputs and N cards / (N × 1 card) (median, lowest and
+//!                     highest round), the figure a module that drives cards in
+//!                     parallel keeps near 1. Use identical cards.
 //! Raw mode:     eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--iterations N]
 //!               sends VERIFY once, then per "signature" one PC/SC transaction with
 //!               MSE SET DST + PSO COMPUTE DIGITAL SIGNATURE — exactly the APDUs the
@@ -46,6 +56,7 @@ struct Args {
     no_sign: bool,
     overhead_vcard: Option<PathBuf>,
     overhead_pcsc: Option<String>,
+    parallel_cards: Vec<String>,
 }
 
 fn usage() -> ! {
@@ -54,6 +65,8 @@ fn usage() -> ! {
          \x20                  [--threads 1,2,4,8] [--per-thread N] [--quick]\n\
          \x20                  [--apdu-log FILE] [--no-sign] [--overhead-vcard CARDFILE]\n\
          \x20                  [--overhead-pcsc READER_SUBSTRING]\n\
+         \x20      eimza-bench --module LIB --parallel-cards L1,L2,... [--iterations ROUNDS]\n\
+         \x20                  [--per-thread N] [--name N]\n\
          \x20      eimza-bench --raw-pcsc READER_SUBSTRING [--pin P] [--name N] [--iterations N]"
     );
     std::process::exit(2)
@@ -73,6 +86,7 @@ fn parse_args() -> Args {
         no_sign: false,
         overhead_vcard: None,
         overhead_pcsc: None,
+        parallel_cards: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -89,6 +103,9 @@ fn parse_args() -> Args {
             "--overhead-vcard" => args.overhead_vcard = Some(value().into()),
             "--overhead-pcsc" => args.overhead_pcsc = Some(value()),
             "--no-sign" => args.no_sign = true,
+            "--parallel-cards" => {
+                args.parallel_cards = value().split(',').map(String::from).collect()
+            }
             "--threads" => {
                 args.threads = value()
                     .split(',')
@@ -234,6 +251,9 @@ fn main() {
     };
     println!("== {}", args.name);
     let result = match (&args.module, &args.raw_reader) {
+        (Some(module), _) if !args.parallel_cards.is_empty() => {
+            bench_parallel_cards(&args, module, &report)
+        }
         (Some(module), _) => bench_module(&args, module, &report),
         (_, Some(reader)) => bench_raw(&args, reader, &report),
         _ => unreachable!("checked in parse_args"),
@@ -503,6 +523,11 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
         }
     }
 
+    let to_verify = signatures_to_verify(&ctx, slot, &session, &keys)?;
+    io_row("C_Sign for the C_Verify runs", &totals);
+    digest_and_verify(args, &session, &to_verify, &supported, report)?;
+    io_row("C_Digest + C_Verify", &totals);
+
     let first = &keys[0];
     let (mech, data) = &first.mechanisms[0];
     let mech_name = mech.name();
@@ -583,6 +608,88 @@ fn bench_module(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
     report.row("peak RSS (VmHWM)", peak as f64 / 1024.0, "MiB");
     drop(session);
     ctx.finalize()?;
+    Ok(())
+}
+
+/// One signature to verify: (key label, mechanism, public-key object, data, signature).
+type ToVerify = (String, Mech, ObjectHandle, Vec<u8>, Vec<u8>);
+
+/// A signature by every key and mechanism whose info has CKF_VERIFY, with the public
+/// key of the same CKA_ID.
+fn signatures_to_verify(
+    ctx: &Pkcs11,
+    slot: Slot,
+    session: &Session,
+    keys: &[KeyUnderTest],
+) -> Result<Vec<ToVerify>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for key in keys {
+        let id = session.get_attributes(key.handle, &[AttributeType::Id])?;
+        let Some(Attribute::Id(id)) = id.into_iter().next() else {
+            continue;
+        };
+        let public = session
+            .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id)])?;
+        let Some(&public) = public.first() else {
+            continue;
+        };
+        for (mech, data) in &key.mechanisms {
+            let mechanism = mech.mechanism();
+            if !ctx
+                .get_mechanism_info(slot, mechanism.mechanism_type())?
+                .verify()
+            {
+                continue;
+            }
+            let signature = session.sign(&mechanism, key.handle, data)?;
+            out.push((key.label.clone(), *mech, public, data.clone(), signature));
+        }
+    }
+    Ok(out)
+}
+
+/// What a module computes without the card: C_Digest throughput (SHA-256 over 1 MiB:
+/// C_DigestInit, C_Digest for the length, C_Digest, as cryptoki calls it) and C_Verify
+/// time per signature (C_VerifyInit + C_Verify) with the key's public-key object.
+fn digest_and_verify(
+    args: &Args,
+    session: &Session,
+    to_verify: &[ToVerify],
+    supported: &[MechanismType],
+    report: &Report,
+) -> BenchResult {
+    if supported.contains(&MechanismType::SHA256) {
+        let data: Vec<u8> = (0..1usize << 20).map(|i| (i * 13) as u8).collect();
+        let mut samples = Vec::new();
+        for _ in 0..args.iterations.max(10) {
+            let (digest, elapsed) = time(|| session.digest(&Mechanism::Sha256, &data));
+            if digest?.len() != 32 {
+                return Err("C_Digest SHA-256: not 32 bytes".into());
+            }
+            samples.push(elapsed);
+        }
+        let median = percentile(&mut samples, 0.5);
+        report.row("C_Digest CKM_SHA256 1 MiB median", ms(median), "ms");
+        report.row(
+            "C_Digest CKM_SHA256 1 MiB throughput",
+            data.len() as f64 / 1e6 / median.as_secs_f64(),
+            "MB/s",
+        );
+    }
+    for (label, mech, public, data, signature) in to_verify {
+        let mechanism = mech.mechanism();
+        let mut samples = Vec::new();
+        for _ in 0..(args.iterations * 4).max(20) {
+            let (ok, elapsed) = time(|| session.verify(&mechanism, *public, data, signature));
+            ok?;
+            samples.push(elapsed);
+        }
+        report.row(
+            &format!("C_Verify {label} {} median", mech.name()),
+            us(percentile(&mut samples, 0.5)),
+            "us",
+        );
+    }
     Ok(())
 }
 
@@ -924,6 +1031,125 @@ fn threaded_signing(
     (
         errors.load(Ordering::Relaxed),
         total as f64 / elapsed.max(1e-9),
+    )
+}
+
+/// Several cards at once (`--parallel-cards`): one thread per card, each signing with
+/// its own card. Rounds alternate the first card alone and all cards together, so both
+/// see the same machine load; the figure is the median over the rounds of
+/// all / (N × alone).
+fn bench_parallel_cards(args: &Args, module: &PathBuf, report: &Report) -> BenchResult {
+    let ctx = Pkcs11::new(module)?;
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    let pin = AuthPin::new(args.pin.clone().into());
+    // (slot, key, mechanism, data); the login sessions stay open for the whole run
+    // (login state is per token).
+    let mut cards = Vec::new();
+    let mut logins = Vec::new();
+    for label in &args.parallel_cards {
+        let slot = find_slot(&ctx, Some(label))?;
+        let session = ctx.open_ro_session(slot)?;
+        session.login(UserType::User, Some(&pin))?;
+        let supported = ctx.get_mechanism_list(slot)?;
+        let keys = signing_keys(&session, &supported)?;
+        let key = keys
+            .first()
+            .ok_or_else(|| format!("{label}: no signing key"))?;
+        let (mech, data) = key.mechanisms[0].clone();
+        // One signature first: the card is bound and its key's path warm.
+        session.sign(&mech.mechanism(), key.handle, &data)?;
+        cards.push((slot, key.handle, mech, data));
+        logins.push(session);
+    }
+    let n = cards.len();
+    let mech_name = cards[0].2.name();
+    let per_card = args.per_thread;
+    let rounds = args.iterations.max(1);
+    let (mut alone_rates, mut together_rates, mut ratios) = (vec![], vec![], vec![]);
+    let mut errors = 0;
+    for _ in 0..rounds {
+        let (slot, key, mech, data) = &cards[0];
+        let (e, one) = threaded_signing(&ctx, *slot, *key, *mech, data, 1, per_card);
+        let (e_all, all) = all_cards_signing(&ctx, &cards, per_card);
+        errors += e + e_all;
+        alone_rates.push(one);
+        together_rates.push(all);
+        if one > 0.0 {
+            ratios.push(all / (n as f64 * one));
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    report.row(
+        &format!("{rounds} rounds x {per_card} {mech_name} per card: errors"),
+        errors as f64,
+        "errors",
+    );
+    report.row(
+        "1 card: throughput (median of rounds)",
+        median(&mut alone_rates),
+        "sig/s",
+    );
+    report.row(
+        &format!("{n} cards: throughput (median of rounds)"),
+        median(&mut together_rates),
+        "sig/s",
+    );
+    let (low, high) = (
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max),
+    );
+    report.row(
+        &format!("{n} cards throughput / ({n} x 1 card)"),
+        median(&mut ratios),
+        "x",
+    );
+    report.row(
+        &format!("{n} cards throughput / ({n} x 1 card), lowest round"),
+        low,
+        "x",
+    );
+    report.row(
+        &format!("{n} cards throughput / ({n} x 1 card), highest round"),
+        high,
+        "x",
+    );
+    drop(logins);
+    ctx.finalize()?;
+    Ok(())
+}
+
+/// Every card signing `per_card` times from its own thread; (errors, signatures/s).
+fn all_cards_signing(
+    ctx: &Pkcs11,
+    cards: &[(Slot, ObjectHandle, Mech, Vec<u8>)],
+    per_card: usize,
+) -> (usize, f64) {
+    let errors = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for (slot, key, mech, data) in cards {
+            let errors = &errors;
+            s.spawn(move || {
+                let mechanism = mech.mechanism();
+                let Ok(session) = ctx.open_ro_session(*slot) else {
+                    errors.fetch_add(per_card, Ordering::Relaxed);
+                    return;
+                };
+                for _ in 0..per_card {
+                    if session.sign(&mechanism, *key, data).is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let total = (cards.len() * per_card) as f64;
+    (
+        errors.load(Ordering::Relaxed),
+        total / start.elapsed().as_secs_f64().max(1e-9),
     )
 }
 

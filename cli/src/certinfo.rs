@@ -248,8 +248,16 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(CertSummary::parse(&[]).is_err());
-        assert!(CertSummary::parse(&[0x30, 0x82, 0xff]).is_err());
-        assert!(CertSummary::parse(b"not a certificate").is_err());
+        use der::ErrorKind;
+        let kind = |bytes: &[u8]| CertSummary::parse(bytes).map(|_| ()).map_err(|e| e.kind());
+        assert!(matches!(kind(&[]), Err(ErrorKind::Incomplete { .. })));
+        assert!(matches!(
+            kind(&[0x30, 0x82, 0xff]),
+            Err(ErrorKind::Incomplete { .. })
+        ));
+        assert!(matches!(
+            kind(b"not a certificate"),
+            Err(ErrorKind::TagUnexpected { .. })
+        ));
     }
 }

@@ -1,33 +1,30 @@
-//! Detached CMS SignedData (RFC 5652) for one signer, built with `der`.
+//! Detached CMS SignedData (RFC 5652) for one signer, with RustCrypto's `cms` types.
 //!
 //! The card signs the DER of the signed attributes (tag `31`), so the caller first
 //! gets [`SignedAttributes::to_be_signed`], has the token sign it with a hashing
 //! mechanism (CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, CKM_ECDSA_SHA256), and
-//! then [`encode_signed_data`] assembles the `.p7s`.
+//! then [`encode_signed_data`] assembles the `.p7s`. The `cms` crate's builder is not
+//! used: it wants the private key behind a `signature::Signer`, while here the token
+//! signs in between, and it would bring AES, RSA and key-agreement code into the tool.
+//! Defined here are only what `cms` does not have: the ESS signingCertificateV2
+//! attribute (RFC 5035), RSASSA-PSS parameters (RFC 4055) and the X9.62 ECDSA value.
 
 use crate::certinfo::CertSummary;
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
+use const_oid::db::{rfc5911, rfc5912};
 use der::asn1::{Any, ObjectIdentifier, OctetString, SetOfVec, Uint, UtcTime};
 use der::{Decode, Encode, Sequence};
 use sha2::{Digest, Sha256};
 use std::time::SystemTime;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
-
-const OID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const OID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
-const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const OID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const OID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const OID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
-const OID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
-const OID_SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const OID_RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
-const OID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
-const OID_ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+use x509_cert::Certificate;
 
 /// How the signature value was made, which fixes `signatureAlgorithm`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,46 +33,6 @@ pub enum Scheme {
     /// MGF1-SHA-256, salt length 32 (what CKM_SHA256_RSA_PKCS_PSS is given).
     RsaPssSha256,
     EcdsaSha256,
-}
-
-#[derive(Sequence)]
-struct ContentInfo {
-    content_type: ObjectIdentifier,
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    content: SignedData,
-}
-
-#[derive(Sequence)]
-struct SignedData {
-    version: u8,
-    digest_algorithms: SetOfVec<Any>,
-    encap_content_info: EncapsulatedContentInfo,
-    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
-    certificates: SetOfVec<Any>,
-    signer_infos: SetOfVec<Any>,
-}
-
-/// Detached: `eContent` absent.
-#[derive(Sequence)]
-struct EncapsulatedContentInfo {
-    e_content_type: ObjectIdentifier,
-}
-
-#[derive(Sequence)]
-struct SignerInfo {
-    version: u8,
-    sid: IssuerAndSerialNumber,
-    digest_algorithm: AlgorithmIdentifierOwned,
-    #[asn1(context_specific = "0", tag_mode = "IMPLICIT")]
-    signed_attrs: SetOfVec<Attribute>,
-    signature_algorithm: AlgorithmIdentifierOwned,
-    signature: OctetString,
-}
-
-#[derive(Sequence)]
-struct IssuerAndSerialNumber {
-    issuer: Name,
-    serial_number: SerialNumber,
 }
 
 /// RFC 5035 SigningCertificateV2 with one ESSCertIDv2 (hashAlgorithm: the SHA-256
@@ -138,17 +95,23 @@ impl SignedAttributes {
             }],
         };
         let attributes = vec![
-            attribute(OID_CONTENT_TYPE, Any::encode_from(&OID_DATA)?)?,
             attribute(
-                OID_MESSAGE_DIGEST,
+                rfc5911::ID_CONTENT_TYPE,
+                Any::encode_from(&rfc5911::ID_DATA)?,
+            )?,
+            attribute(
+                rfc5911::ID_MESSAGE_DIGEST,
                 Any::encode_from(&OctetString::new(digest.to_vec())?)?,
             )?,
             // RFC 5652 §11.3: UTCTime through 2049.
             attribute(
-                OID_SIGNING_TIME,
+                rfc5911::ID_SIGNING_TIME,
                 Any::encode_from(&UtcTime::from_system_time(signing_time)?)?,
             )?,
-            attribute(OID_SIGNING_CERTIFICATE_V2, Any::encode_from(&ess)?)?,
+            attribute(
+                rfc5911::ID_AA_SIGNING_CERTIFICATE_V_2,
+                Any::encode_from(&ess)?,
+            )?,
         ];
         // SetOfVec sorts into DER order, which is what both signer and verifier hash.
         Ok(SignedAttributes(SetOfVec::try_from(attributes)?))
@@ -170,7 +133,7 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> der::Result<Attribute> {
 fn sha256_algorithm() -> AlgorithmIdentifierOwned {
     // RFC 5754 §2: SHA-2 parameters absent.
     AlgorithmIdentifierOwned {
-        oid: OID_SHA256,
+        oid: rfc5912::ID_SHA_256,
         parameters: None,
     }
 }
@@ -178,30 +141,30 @@ fn sha256_algorithm() -> AlgorithmIdentifierOwned {
 fn signature_algorithm(scheme: Scheme) -> der::Result<AlgorithmIdentifierOwned> {
     Ok(match scheme {
         Scheme::RsaPkcs1Sha256 => AlgorithmIdentifierOwned {
-            oid: OID_SHA256_WITH_RSA,
+            oid: rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
             parameters: Some(Any::encode_from(&der::asn1::Null)?),
         },
         Scheme::RsaPssSha256 => {
             // Inside PSS parameters, RFC 4055 writes the hash with NULL parameters.
             let sha256 = AlgorithmIdentifierOwned {
-                oid: OID_SHA256,
+                oid: rfc5912::ID_SHA_256,
                 parameters: Some(Any::encode_from(&der::asn1::Null)?),
             };
             let params = RsaPssParams {
                 hash_algorithm: sha256.clone(),
                 mask_gen_algorithm: AlgorithmIdentifierOwned {
-                    oid: OID_MGF1,
+                    oid: rfc5912::ID_MGF_1,
                     parameters: Some(Any::encode_from(&sha256)?),
                 },
                 salt_length: 32,
             };
             AlgorithmIdentifierOwned {
-                oid: OID_RSASSA_PSS,
+                oid: rfc5912::ID_RSASSA_PSS,
                 parameters: Some(Any::encode_from(&params)?),
             }
         }
         Scheme::EcdsaSha256 => AlgorithmIdentifierOwned {
-            oid: OID_ECDSA_WITH_SHA256,
+            oid: rfc5912::ECDSA_WITH_SHA_256,
             parameters: None,
         },
     })
@@ -224,7 +187,8 @@ pub fn ecdsa_raw_to_der(raw: &[u8]) -> der::Result<Vec<u8>> {
 }
 
 /// The `.p7s`: ContentInfo { SignedData } with the signer certificate, the CA
-/// certificates in `chain` (DER) and one SignerInfo. `signature` is the token's output (already DER for ECDSA).
+/// certificates in `chain` (DER) and one SignerInfo. `signature` is the token's output
+/// (already DER for ECDSA).
 pub fn encode_signed_data(
     signer: &CertSummary,
     chain: &[Vec<u8>],
@@ -234,33 +198,36 @@ pub fn encode_signed_data(
 ) -> der::Result<Vec<u8>> {
     let tbs = signer.cert.tbs_certificate();
     let signer_info = SignerInfo {
-        version: 1, // sid is issuerAndSerialNumber
-        sid: IssuerAndSerialNumber {
+        version: CmsVersion::V1, // sid is issuerAndSerialNumber
+        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
             issuer: tbs.issuer().clone(),
             serial_number: tbs.serial_number().clone(),
-        },
-        digest_algorithm: sha256_algorithm(),
-        signed_attrs: attributes.0,
+        }),
+        digest_alg: sha256_algorithm(),
+        signed_attrs: Some(attributes.0),
         signature_algorithm: signature_algorithm(scheme)?,
         signature: OctetString::new(signature)?,
+        unsigned_attrs: None,
     };
+    let certificates = std::iter::once(&signer.der)
+        .chain(chain)
+        .map(|der| Certificate::from_der(der).map(CertificateChoices::Certificate))
+        .collect::<der::Result<Vec<_>>>()?;
     let signed_data = SignedData {
-        version: 1,
-        digest_algorithms: SetOfVec::try_from(vec![Any::encode_from(&sha256_algorithm())?])?,
+        version: CmsVersion::V1,
+        digest_algorithms: SetOfVec::try_from(vec![sha256_algorithm()])?,
+        // Detached: eContent absent.
         encap_content_info: EncapsulatedContentInfo {
-            e_content_type: OID_DATA,
+            econtent_type: rfc5911::ID_DATA,
+            econtent: None,
         },
-        certificates: SetOfVec::try_from(
-            std::iter::once(&signer.der)
-                .chain(chain)
-                .map(|der| Any::from_der(der))
-                .collect::<der::Result<Vec<Any>>>()?,
-        )?,
-        signer_infos: SetOfVec::try_from(vec![Any::encode_from(&signer_info)?])?,
+        certificates: Some(CertificateSet(SetOfVec::try_from(certificates)?)),
+        crls: None,
+        signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info])?),
     };
     ContentInfo {
-        content_type: OID_SIGNED_DATA,
-        content: signed_data,
+        content_type: rfc5911::ID_SIGNED_DATA,
+        content: Any::encode_from(&signed_data)?,
     }
     .to_der()
 }
@@ -448,7 +415,13 @@ mod tests {
 
     #[test]
     fn malformed_ecdsa_signatures_are_errors() {
-        assert!(ecdsa_raw_to_der(&[]).is_err());
-        assert!(ecdsa_raw_to_der(&[1, 2, 3]).is_err());
+        for raw in [&[][..], &[1, 2, 3]] {
+            assert!(matches!(
+                ecdsa_raw_to_der(raw).map_err(|e| e.kind()),
+                Err(der::ErrorKind::Length {
+                    tag: der::Tag::Sequence
+                })
+            ));
+        }
     }
 }

@@ -254,6 +254,7 @@ pub fn pin_unblock(opts: &Options, out: &Out, input: &mut Input) -> Result<(), F
 }
 
 /// Options of `eimza sign`.
+#[derive(Debug)]
 pub struct SignOptions {
     pub file: PathBuf,
     pub label: Option<String>,

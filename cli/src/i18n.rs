@@ -68,6 +68,10 @@ pub enum Msg {
     MissingValue(String),
     UnexpectedArgument(String),
     BadSlotId(String),
+    /// Another command-line error, in clap's (English) words.
+    Usage(String),
+    /// `eimza pin` without change/unblock.
+    MissingSubcommand(String),
     MissingFile,
 
     ModuleNotFound(Vec<String>),
@@ -206,12 +210,14 @@ impl Msg {
 fn english(msg: &Msg) -> String {
     use Msg::*;
     match msg {
-        Help => HELP_EN.to_string(),
+        Help => crate::args::help(Lang::English),
         Version => format!("eimza {}", env!("CARGO_PKG_VERSION")),
         UnknownCommand(c) => format!("unknown command or option: {c} (see eimza --help)"),
         MissingValue(o) => format!("{o} needs a value (see eimza --help)"),
         UnexpectedArgument(a) => format!("unexpected argument: {a} (see eimza --help)"),
         BadSlotId(s) => format!("not a slot number: {s}"),
+        Usage(e) => format!("{e} (see eimza --help)"),
+        MissingSubcommand(c) => format!("eimza {c} needs a command (see eimza {c} --help)"),
         MissingFile => "eimza sign needs the FILE to sign".into(),
         ModuleNotFound(tried) => format!(
             "no PKCS#11 module found; give one with --module PATH. Looked for:\n  {}",
@@ -399,12 +405,14 @@ fn english(msg: &Msg) -> String {
 fn turkish(msg: &Msg) -> String {
     use Msg::*;
     match msg {
-        Help => HELP_TR.to_string(),
+        Help => crate::args::help(Lang::Turkish),
         Version => format!("eimza {}", env!("CARGO_PKG_VERSION")),
         UnknownCommand(c) => format!("bilinmeyen komut ya da seçenek: {c} (bkz. eimza --help)"),
         MissingValue(o) => format!("{o} bir değer ister (bkz. eimza --help)"),
         UnexpectedArgument(a) => format!("beklenmeyen argüman: {a} (bkz. eimza --help)"),
         BadSlotId(s) => format!("geçerli bir yuva numarası değil: {s}"),
+        Usage(e) => format!("{e} (bkz. eimza --help)"),
+        MissingSubcommand(c) => format!("eimza {c} bir komut ister (bkz. eimza {c} --help)"),
         MissingFile => "eimza sign imzalanacak DOSYA'yı ister".into(),
         ModuleNotFound(tried) => format!(
             "PKCS#11 modülü bulunamadı; --module YOL ile belirtin. Bakılan yerler:\n  {}",
@@ -609,86 +617,6 @@ pub fn lines(msgs: &[Msg], lang: Lang) -> String {
     }
     out
 }
-
-const HELP_EN: &str = "\
-eimza — your e-imza card: status, PIN change and unblock, signatures
-
-Usage: eimza [OPTIONS] COMMAND
-
-Commands:
-  status                 readers, card, certificates, PIN and PUK state
-  pin change             change the PIN (asks for the current PIN and the new one twice)
-  pin unblock            unblock the PIN with the PUK and set a new PIN
-  sign FILE              write a detached CMS signature FILE.p7s (SHA-256)
-       [--label L]       sign with the key whose certificate is labelled L
-       [--out OUT.p7s]   write the signature to OUT.p7s
-       [--pss]           RSA-PSS instead of PKCS#1 v1.5 (RSA keys)
-  demo                   walk through the card's life on a software card
-
-Options:
-  --module PATH   PKCS#11 module to use (default: libeimza_pkcs11.so installed
-                  beside eimza, then in the system's pkcs11 folder)
-  --slot ID       use this slot (default: the first slot with a card)
-  --stdin         read PINs and answers as lines from standard input (automatic
-                  when standard input is not a terminal)
-  --yes           answer yes to the last-try question (scripts)
-  -h, --help      this help
-  --version       version
-
-PINs are read without echo from the terminal and never printed. New PINs are
-checked against the card's policy (length, digits only; PUK 8 digits) before
-the card sees them.
-
-Messages are in Turkish when LC_ALL, LC_MESSAGES or LANG starts with \"tr\".
-
-Exit codes:
-  0  success
-  1  usage error, or input refused before the card saw it (policy, mismatch, cancel)
-  2  no module, reader, card or token
-  3  wrong PIN or PUK
-  4  PIN or PUK blocked
-  5  any other error
-";
-
-const HELP_TR: &str = "\
-eimza — e-imza kartınız: durum, PIN değiştirme ve bloke kaldırma, imza
-
-Kullanım: eimza [SEÇENEKLER] KOMUT
-
-Komutlar:
-  status                 okuyucular, kart, sertifikalar, PIN ve PUK durumu
-  pin change             PIN'i değiştirir (mevcut PIN'i ve iki kez yeni PIN'i sorar)
-  pin unblock            PUK ile PIN blokesini kaldırır ve yeni PIN atar
-  sign DOSYA             ayrık CMS imzası DOSYA.p7s yazar (SHA-256)
-       [--label E]       sertifikası E etiketli anahtarla imzalar
-       [--out ÇIKTI.p7s] imzayı ÇIKTI.p7s dosyasına yazar
-       [--pss]           RSA anahtarlarında PKCS#1 v1.5 yerine RSA-PSS
-  demo                   yazılım kartı üzerinde kartın yaşamını adım adım gösterir
-
-Seçenekler:
-  --module YOL    kullanılacak PKCS#11 modülü (varsayılan: eimza'nın yanında
-                  kurulu libeimza_pkcs11.so, sonra sistemin pkcs11 klasörü)
-  --slot NO       bu yuvayı kullan (varsayılan: kart takılı ilk yuva)
-  --stdin         PIN'leri ve yanıtları standart girdiden satır satır oku
-                  (standart girdi terminal değilse kendiliğinden)
-  --yes           son deneme sorusunu evet olarak yanıtla (betikler için)
-  -h, --help      bu yardım
-  --version       sürüm
-
-PIN'ler terminalde ekrana yansıtılmadan okunur ve hiçbir zaman yazdırılmaz. Yeni
-PIN'ler kart görmeden önce kartın kurallarına göre denetlenir (uzunluk, yalnızca
-rakam; PUK 8 rakam).
-
-LC_ALL, LC_MESSAGES ya da LANG \"tr\" ile başlıyorsa iletiler Türkçedir.
-
-Çıkış kodları:
-  0  başarılı
-  1  kullanım hatası ya da kart görmeden reddedilen girdi (kural, uyuşmazlık, iptal)
-  2  modül, okuyucu, kart ya da token yok
-  3  yanlış PIN ya da PUK
-  4  PIN ya da PUK bloke
-  5  diğer hatalar
-";
 
 #[cfg(test)]
 mod tests {

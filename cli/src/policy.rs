@@ -119,6 +119,10 @@ impl CounterFlags {
 mod tests {
     use super::*;
 
+    fn length(secret: Secret, min: usize, max: usize) -> Msg {
+        Msg::PolicyLength { secret, min, max }
+    }
+
     #[test]
     fn user_pin_policy_from_token_lengths() {
         let p = Policy::user_pin(6, 6);
@@ -143,7 +147,7 @@ mod tests {
         assert_eq!(p.check("12 456"), Err(Msg::PolicyDigits(Secret::Pin)));
         // Non-ASCII digits (Arabic-Indic) are not card digits.
         assert_eq!(p.check("١٢٣٤٥٦"), Err(Msg::PolicyDigits(Secret::Pin)));
-        assert!(p.check("").is_err());
+        assert_eq!(p.check(""), Err(length(Secret::Pin, 6, 6)));
     }
 
     #[test]
@@ -151,18 +155,18 @@ mod tests {
         let p = Policy::user_pin(4, 8);
         assert_eq!(p.check("1234"), Ok(()));
         assert_eq!(p.check("12345678"), Ok(()));
-        assert!(p.check("123").is_err());
-        assert!(p.check("123456789").is_err());
+        assert_eq!(p.check("123"), Err(length(Secret::Pin, 4, 8)));
+        assert_eq!(p.check("123456789"), Err(length(Secret::Pin, 4, 8)));
     }
 
     #[test]
     fn nonsense_token_lengths_do_not_lock_out_the_user() {
         let p = Policy::user_pin(0, 0);
         assert_eq!(p.check("1"), Ok(()));
-        assert!(p.check("").is_err());
+        assert_eq!(p.check(""), Err(length(Secret::Pin, 1, usize::MAX)));
         let p = Policy::user_pin(6, 4);
         assert_eq!(p.check("123456789012"), Ok(()));
-        assert!(p.check("12345").is_err());
+        assert_eq!(p.check("12345"), Err(length(Secret::Pin, 6, usize::MAX)));
     }
 
     #[test]
@@ -177,7 +181,7 @@ mod tests {
                 max: 8
             })
         );
-        assert!(p.check("123456789").is_err());
+        assert_eq!(p.check("123456789"), Err(length(Secret::Puk, 8, 8)));
         assert_eq!(p.check("1234567x"), Err(Msg::PolicyDigits(Secret::Puk)));
     }
 

@@ -33,6 +33,7 @@ fn images() -> &'static [CardImage; 2] {
                 serial: Some(vec![0xF0, serial]),
                 user_consent,
                 ca_dir: None,
+                tls_client_keys: Vec::new(),
             })
             .expect("personalise fuzz card")
         };
@@ -87,6 +88,8 @@ const MECHANISMS: &[CK_MECHANISM_TYPE] = &[
     CKM_ECDSA_SHA384,
     CKM_ECDSA_SHA512,
     CKM_SHA256,
+    CKM_SHA_1,
+    CKM_SHA512,
 ];
 
 const ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
@@ -271,7 +274,8 @@ fn mechanism(input: &mut Input<'_>) -> (CK_MECHANISM, Vec<u64>) {
 
 unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen) -> CK_RV {
     let op = input.u8();
-    match op % 34 {
+    // Ops 34.. (digest, verification) came later: seeds only use bytes below 34.
+    match op % 38 {
         0 => {
             let mut args = CK_C_INITIALIZE_ARGS {
                 CreateMutex: None,
@@ -539,6 +543,46 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
                 null_mut()
             };
             f.C_WaitForSlotEvent.unwrap()(CKF_DONT_BLOCK, sp, null_mut())
+        }
+        34 => {
+            let s = pick(input, &seen.sessions);
+            let (mut m, _param) = mechanism(input);
+            f.C_DigestInit.unwrap()(s, &mut m)
+        }
+        35 => {
+            let s = pick(input, &seen.sessions);
+            let data = input.chunk().map(<[u8]>::to_vec);
+            let (dp, dl) = ptr_len(data.as_deref());
+            let mut out = out_buffer(input);
+            let mut len = out.len() as CK_ULONG;
+            let rv = match input.u8() % 4 {
+                0 => f.C_Digest.unwrap()(s, dp, dl, out_ptr(&mut out), &mut len),
+                1 => f.C_DigestUpdate.unwrap()(s, dp, dl),
+                2 => f.C_DigestKey.unwrap()(s, pick(input, &seen.objects)),
+                _ => f.C_DigestFinal.unwrap()(s, out_ptr(&mut out), &mut len),
+            };
+            if rv == CKR_OK && !out.is_empty() {
+                assert!(len as usize <= out.len(), "digest length past the buffer");
+            }
+            rv
+        }
+        36 => {
+            let s = pick(input, &seen.sessions);
+            let key = pick(input, &seen.objects);
+            let (mut m, _param) = mechanism(input);
+            f.C_VerifyInit.unwrap()(s, &mut m, key)
+        }
+        37 => {
+            let s = pick(input, &seen.sessions);
+            let data = input.chunk().map(<[u8]>::to_vec);
+            let (dp, dl) = ptr_len(data.as_deref());
+            let signature = input.chunk().map(<[u8]>::to_vec);
+            let (sp, sl) = ptr_len(signature.as_deref());
+            match input.u8() % 3 {
+                0 => f.C_Verify.unwrap()(s, dp, dl, sp, sl),
+                1 => f.C_VerifyUpdate.unwrap()(s, dp, dl),
+                _ => f.C_VerifyFinal.unwrap()(s, sp, sl),
+            }
         }
         _ => {
             // Pull, re-insert or reset a card between calls; or the functions a read-only

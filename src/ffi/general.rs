@@ -77,13 +77,16 @@ pub unsafe extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
         "C_Finalize",
         || format!("pReserved={pReserved:p}"),
         || {
-            if !pReserved.is_null() {
-                return Err(CKR_ARGUMENTS_BAD);
-            }
             let module = {
                 let mut global = GLOBAL.write();
                 match global.as_ref() {
-                    Some(g) if g.pid == std::process::id() => global.take().map(|g| g.module),
+                    // §2.1 order of checks: not initialised comes before the argument.
+                    Some(g) if g.pid == std::process::id() => {
+                        if !pReserved.is_null() {
+                            return Err(CKR_ARGUMENTS_BAD);
+                        }
+                        global.take().map(|g| g.module)
+                    }
                     // Never initialised here (or a forked child that did not call
                     // C_Initialize): the parent's state is left alone.
                     _ => None,

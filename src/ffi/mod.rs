@@ -10,6 +10,7 @@
 //! either NULL or valid for the lengths it states, as PKCS#11 requires.
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
+mod digest;
 mod general;
 mod object;
 mod session;
@@ -17,6 +18,7 @@ mod sign;
 mod slot;
 mod tables;
 mod unsupported;
+mod verify;
 
 use crate::log::Level;
 use crate::state::Module;
@@ -233,7 +235,10 @@ pub fn rv_name(rv: CK_RV) -> String {
         CKR_SESSION_PARALLEL_NOT_SUPPORTED => "CKR_SESSION_PARALLEL_NOT_SUPPORTED",
         CKR_SESSION_READ_ONLY_EXISTS => "CKR_SESSION_READ_ONLY_EXISTS",
         CKR_SESSION_READ_WRITE_SO_EXISTS => "CKR_SESSION_READ_WRITE_SO_EXISTS",
+        CKR_SIGNATURE_INVALID => "CKR_SIGNATURE_INVALID",
         CKR_SIGNATURE_LEN_RANGE => "CKR_SIGNATURE_LEN_RANGE",
+        CKR_KEY_INDIGESTIBLE => "CKR_KEY_INDIGESTIBLE",
+        CKR_KEY_SIZE_RANGE => "CKR_KEY_SIZE_RANGE",
         CKR_TEMPLATE_INCOMPLETE => "CKR_TEMPLATE_INCOMPLETE",
         CKR_TEMPLATE_INCONSISTENT => "CKR_TEMPLATE_INCONSISTENT",
         CKR_TOKEN_WRITE_PROTECTED => "CKR_TOKEN_WRITE_PROTECTED",

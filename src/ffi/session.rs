@@ -173,9 +173,12 @@ pub unsafe extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_
         "C_SessionCancel",
         || format!("hSession={hSession}, flags={flags:#x}"),
         |m| {
-            // Only search and signature operations exist; cancelling others is a no-op.
-            m.session(hSession)?
-                .cancel(flags & CKF_FIND_OBJECTS != 0, flags & CKF_SIGN != 0);
+            // Search, signature, digest and verification exist; other flags are no-ops.
+            let session = m.session(hSession)?;
+            session.cancel(flags & CKF_FIND_OBJECTS != 0, flags & CKF_SIGN != 0);
+            session
+                .operations
+                .cancel(flags & CKF_DIGEST != 0, flags & CKF_VERIFY != 0);
             Ok(())
         },
     )

@@ -5,14 +5,15 @@ use crate::mechanism::PssParams;
 use crate::session::SignOutput;
 
 /// Read a CK_MECHANISM: (type, has parameters, PSS parameters if the block has their size).
-unsafe fn read_mechanism(
+pub(super) unsafe fn read_mechanism(
     pMechanism: *const CK_MECHANISM,
 ) -> Result<(CK_MECHANISM_TYPE, bool, Option<PssParams>), CK_RV> {
     let mechanism = pMechanism.as_ref().ok_or(CKR_ARGUMENTS_BAD)?;
     let len = mechanism.ulParameterLen;
     if mechanism.pParameter.is_null() {
         if len != 0 {
-            return Err(CKR_MECHANISM_PARAM_INVALID);
+            // §2.1: NULL with a non-zero length is a pointer error.
+            return Err(CKR_ARGUMENTS_BAD);
         }
         return Ok((mechanism.mechanism, false, None));
     }
@@ -29,7 +30,7 @@ unsafe fn read_mechanism(
     Ok((mechanism.mechanism, len != 0, pss))
 }
 
-unsafe fn describe_mechanism(pMechanism: *const CK_MECHANISM) -> String {
+pub(super) unsafe fn describe_mechanism(pMechanism: *const CK_MECHANISM) -> String {
     match pMechanism.as_ref() {
         Some(m) => {
             // By value: CK_MECHANISM is 1-byte packed on Windows.

@@ -1,12 +1,14 @@
 //! The function tables handed out by C_GetFunctionList (2.40) and
 //! C_GetInterfaceList/C_GetInterface (3.0): every entry filled.
 
+use super::digest::*;
 use super::general::*;
 use super::object::*;
 use super::session::*;
 use super::sign::*;
 use super::slot::*;
 use super::unsupported::*;
+use super::verify::*;
 use cryptoki_sys::*;
 
 /// The table of C_GetFunctionList: the 2.x functions, labelled 2.40 like C_GetInfo.

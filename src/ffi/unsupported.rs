@@ -28,17 +28,8 @@ not_supported!(C_DecryptInit, CKR_FUNCTION_NOT_SUPPORTED, (p_mechanism: *mut CK_
 not_supported!(C_Decrypt, CKR_FUNCTION_NOT_SUPPORTED, (p_encrypted_data: *mut CK_BYTE, ul_encrypted_data_len: CK_ULONG, p_data: *mut CK_BYTE, pul_data_len: *mut CK_ULONG));
 not_supported!(C_DecryptUpdate, CKR_FUNCTION_NOT_SUPPORTED, (p_encrypted_part: *mut CK_BYTE, ul_encrypted_part_len: CK_ULONG, p_part: *mut CK_BYTE, pul_part_len: *mut CK_ULONG));
 not_supported!(C_DecryptFinal, CKR_FUNCTION_NOT_SUPPORTED, (p_last_part: *mut CK_BYTE, pul_last_part_len: *mut CK_ULONG));
-not_supported!(C_DigestInit, CKR_FUNCTION_NOT_SUPPORTED, (p_mechanism: *mut CK_MECHANISM));
-not_supported!(C_Digest, CKR_FUNCTION_NOT_SUPPORTED, (p_data: *mut CK_BYTE, ul_data_len: CK_ULONG, p_digest: *mut CK_BYTE, pul_digest_len: *mut CK_ULONG));
-not_supported!(C_DigestUpdate, CKR_FUNCTION_NOT_SUPPORTED, (p_part: *mut CK_BYTE, ul_part_len: CK_ULONG));
-not_supported!(C_DigestKey, CKR_FUNCTION_NOT_SUPPORTED, (h_key: CK_OBJECT_HANDLE));
-not_supported!(C_DigestFinal, CKR_FUNCTION_NOT_SUPPORTED, (p_digest: *mut CK_BYTE, pul_digest_len: *mut CK_ULONG));
 not_supported!(C_SignRecoverInit, CKR_FUNCTION_NOT_SUPPORTED, (p_mechanism: *mut CK_MECHANISM, h_key: CK_OBJECT_HANDLE));
 not_supported!(C_SignRecover, CKR_FUNCTION_NOT_SUPPORTED, (p_data: *mut CK_BYTE, ul_data_len: CK_ULONG, p_signature: *mut CK_BYTE, pul_signature_len: *mut CK_ULONG));
-not_supported!(C_VerifyInit, CKR_FUNCTION_NOT_SUPPORTED, (p_mechanism: *mut CK_MECHANISM, h_key: CK_OBJECT_HANDLE));
-not_supported!(C_Verify, CKR_FUNCTION_NOT_SUPPORTED, (p_data: *mut CK_BYTE, ul_data_len: CK_ULONG, p_signature: *mut CK_BYTE, ul_signature_len: CK_ULONG));
-not_supported!(C_VerifyUpdate, CKR_FUNCTION_NOT_SUPPORTED, (p_part: *mut CK_BYTE, ul_part_len: CK_ULONG));
-not_supported!(C_VerifyFinal, CKR_FUNCTION_NOT_SUPPORTED, (p_signature: *mut CK_BYTE, ul_signature_len: CK_ULONG));
 not_supported!(C_VerifyRecoverInit, CKR_FUNCTION_NOT_SUPPORTED, (p_mechanism: *mut CK_MECHANISM, h_key: CK_OBJECT_HANDLE));
 not_supported!(C_VerifyRecover, CKR_FUNCTION_NOT_SUPPORTED, (p_signature: *mut CK_BYTE, ul_signature_len: CK_ULONG, p_data: *mut CK_BYTE, pul_data_len: *mut CK_ULONG));
 not_supported!(C_DigestEncryptUpdate, CKR_FUNCTION_NOT_SUPPORTED, (p_part: *mut CK_BYTE, ul_part_len: CK_ULONG, p_encrypted_part: *mut CK_BYTE, pul_encrypted_part_len: *mut CK_ULONG));

@@ -4,7 +4,10 @@
 # a small program (tests/clients/java/EimzaJava.java) signs through the JCA provider and,
 # like the Turkish ESYA/MA3 signing API, through the raw PKCS#11 wrapper after
 # C_Initialize(NULL). Every signature is verified with the certificate by the JDK's own
-# providers. RSA-2048 + P-384 card, in process and through pcscd + vpcd.
+# providers. RSASSA-PSS (Signature "RSASSA-PSS" with PSS parameters, as JSSE signs in TLS
+# 1.3; needs the module's digest mechanisms) is also verified by openssl, and the token's
+# MessageDigest (C_Digest*) must equal the JDK's. RSA-2048 + P-384 card, in process and
+# through pcscd + vpcd. TLS 1.3 client authentication: java-tls.sh.
 source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/java.card
@@ -58,12 +61,32 @@ java_program() { # MODE ARG: one OK line per key (provider: 2 algorithms each)
   [ "$(grep -c '^OK ' <<<"$out")" -eq "$3" ]
 }
 
+java_pss_openssl() { # RSASSA-PSS by SunPKCS11, each signature checked by openssl
+  local dir=$WORK/pss out
+  rm -rf "$dir"; mkdir -p "$dir"
+  out=$(java "${JAVA_OPTS[@]}" -cp "$WORK/classes" EimzaJava pss "$WORK/eimza.cfg" "$PIN" "$dir") || { echo "$out"; return 1; }
+  echo "$out"
+  [ "$(grep -c '^OK ' <<<"$out")" -eq 5 ] || return 1
+  openssl x509 -in "$dir/cert.pem" -pubkey -noout > "$dir/pub.pem" || return 1
+  printf 'changed' >> "$dir/changed.bin"; cat "$dir/data.bin" >> "$dir/changed.bin"
+  local sig hash salt
+  for sig in pss-sha256:sha256:32 pss-sha384:sha384:48 sha256-pss:sha256:32; do
+    IFS=: read -r sig hash salt <<<"$sig"
+    openssl dgst -"$hash" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:"$salt" -sigopt rsa_mgf1_md:"$hash" \
+      -verify "$dir/pub.pem" -signature "$dir/$sig.sig" "$dir/data.bin" | grep -qx 'Verified OK' || { echo "openssl refused $sig"; return 1; }
+    ! openssl dgst -"$hash" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:"$salt" \
+      -verify "$dir/pub.pem" -signature "$dir/$sig.sig" "$dir/changed.bin" >/dev/null || { echo "openssl accepted a changed message for $sig"; return 1; }
+    echo "openssl: $sig verified ($hash, salt $salt), changed message refused"
+  done
+}
+
 suite() {
   check "keytool -list -v: 2 PrivateKeyEntry, chain length 3 each" keytool_lists
   check "jarsigner signs with the RSA key, jarsigner -verify accepts, a changed jar is refused" jar_sign_verify "${NES}0" "SHA256withRSA, 2048-bit key"
   check "jarsigner signs with the P-384 key, jarsigner -verify accepts, a changed jar is refused" jar_sign_verify "${NES}1" "SHA384withECDSA, 384-bit key"
   check "SunPKCS11 KeyStore + Signature: SHA256/512withRSA, SHA384/256withECDSA verify" java_program provider "$WORK/eimza.cfg" 4
   check "raw wrapper after C_Initialize(NULL) (ESYA/MA3 style): RSA, ECDSA-SHA384, ECDSA verify" java_program raw "$MODULE" 3
+  check "SunPKCS11 RSASSA-PSS (SHA-256/384) and SHA256withRSASSA-PSS verified by openssl; token SHA-256/384 digests = JDK's" java_pss_openssl
   check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }

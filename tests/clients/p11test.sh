@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # OpenSC p11test (built from Debian's opensc source by scripts/build-p11test.sh) on an
-# RSA card and an EC card, in process and through pcscd + vpcd. The JSON output, minus
-# timing and key IDs, must equal the reference in tests/clients/p11test-reference/.
+# RSA card, a P-384 and a P-256 card, in process and through pcscd + vpcd. The JSON
+# output, minus timing and key IDs, must equal the reference in
+# tests/clients/p11test-reference/. p11test verifies each signature with C_Verify* when
+# the module offers it and silently falls back to OpenSSL after the first failure, so
+# the module's debug log must show exactly the expected number of successful
+# C_Verify/C_VerifyFinal calls, no refused C_Verify* call, and no card I/O in any of
+# them. (p11test 0.23 signs nothing with P-384 keys: its buffer for the certificate's
+# EC point holds 80 bytes, a P-384 point needs 97 — "Can not get EC_POINT from EVP_PKEY";
+# the P-256 card runs its EC sign and verify tests.)
 source "$(dirname "$0")/lib.sh"
 P11TEST=$ROOT/target/p11test/p11test
 if ! "$ROOT/scripts/build-p11test.sh" "$P11TEST" >"$WORK/build.log" 2>&1; then
@@ -15,12 +22,25 @@ slot_of() { # slot id (decimal) of the token with label $1
   [ -n "$hex" ] && echo $((hex))
 }
 
-run_p11test() { # run_p11test TOKEN NAME [p11test options]
-  local slot out=$WORK/$2.json token=$1 name=$2
-  shift 2
+run_p11test() { # run_p11test TOKEN NAME VERIFICATIONS [p11test options]
+  local slot out=$WORK/$2.json token=$1 name=$2 verifications=$3
+  shift 3
   slot=$(slot_of "$token") || return 1
-  timeout 120 "$P11TEST" -m "$MODULE" -s "$slot" -p "$PIN" -o "$out" "$@" > "$WORK/$name.log" 2>&1
-  compare_p11test "$name"
+  rm -f "$WORK/$name.p11log"
+  EIMZA_PKCS11_LOG=$WORK/$name.p11log EIMZA_PKCS11_LOG_LEVEL=debug \
+    timeout 120 "$P11TEST" -m "$MODULE" -s "$slot" -p "$PIN" -o "$out" "$@" > "$WORK/$name.log" 2>&1
+  compare_p11test "$name" && verified_by_module "$name" "$verifications"
+}
+
+# verified_by_module NAME N: p11test's signatures were checked by the module's C_Verify*
+# (N successful C_Verify/C_VerifyFinal), none refused, none touched the card.
+verified_by_module() {
+  local log=$WORK/$1.p11log ok refused io
+  ok=$(grep -cE ': C_Verify(Final)?\(.*\) = CKR_OK apdus=' "$log")
+  refused=$(grep -E ': C_(Verify|Digest)[A-Za-z]*\(' "$log" | grep -vc ') = CKR_OK apdus=')
+  io=$(grep -E ': C_(Verify|Digest)[A-Za-z]*\(' "$log" | grep -vc ' apdus=0 bytes=0 tx=0$')
+  echo "module log: $ok signatures verified by C_Verify/C_VerifyFinal (expected $2), $refused C_Verify*/C_Digest* calls refused, $io with card I/O"
+  [ "$ok" -eq "$2" ] && [ "$refused" -eq 0 ] && [ "$io" -eq 0 ]
 }
 
 compare_p11test() { # compare_p11test NAME: the run's log and JSON against the reference
@@ -43,7 +63,8 @@ interactive_run() {
   slot=$(slot_of AKIS_0E0E0E0E0E0E0E01) || return 1
   vcard_stop 35963
   # Line-buffered, so its "Waiting for slot event" can be seen while it waits.
-  timeout 120 stdbuf -oL "$P11TEST" -i -m "$MODULE" -s "$slot" -p "$PIN" -o "$WORK/rsa-interactive.json" \
+  EIMZA_PKCS11_LOG=$WORK/rsa-interactive.p11log EIMZA_PKCS11_LOG_LEVEL=debug \
+    timeout 120 stdbuf -oL "$P11TEST" -i -m "$MODULE" -s "$slot" -p "$PIN" -o "$WORK/rsa-interactive.json" \
     > "$log" 2>&1 &
   local p11test_pid=$!
   wait_for 20 grep -q 'Waiting for slot event' "$log" || { echo "p11test never waited"; return 1; }
@@ -54,20 +75,37 @@ interactive_run() {
   vcard_serve "$CARD_RSA" 35963
   wait "$p11test_pid" || true
   grep -A2 'wait_test' "$WORK/rsa-interactive.json" | grep -q '"pass"' || { echo "wait_test did not pass"; return 1; }
-  compare_p11test rsa-interactive
+  compare_p11test rsa-interactive && verified_by_module rsa-interactive 20
+}
+
+# The P-256 card's run: in process it is the only card; through pcscd it takes the RSA
+# card's place in reader 0 (vpcd has two readers), which gets the RSA card back after.
+p256_run() {
+  local rv
+  if [ "$TRANSPORT" = inprocess ]; then
+    EIMZA_VIRTUAL_CARD=$CARD_P256 run_p11test AKIS_0E0E0E0E0E0E0E03 p256 25; return
+  fi
+  vcard_stop 35963; vcard_serve "$CARD_P256" 35963 || return 1
+  run_p11test AKIS_0E0E0E0E0E0E0E03 p256 25; rv=$?
+  vcard_stop 35963; vcard_serve "$CARD_RSA" 35963 || return 1
+  return $rv
 }
 
 suite() {
   local mode=$1
-  check "p11test on the RSA card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa
-  check "p11test on the P-384 card ($mode)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec
+  # RSA: 6 single-part, 5 multi-part, 9 PSS signatures, each verified by the module.
+  check "p11test on the RSA card ($mode), 20 signatures verified by C_Verify*" run_p11test AKIS_0E0E0E0E0E0E0E01 rsa 20
+  check "p11test on the P-384 card ($mode) (p11test cannot sign with P-384)" run_p11test AKIS_0E0E0E0E0E0E0E02 ec 0
+  # P-256: 5 read-only and 20 signature-size signatures, each verified by the module.
+  check "p11test on the P-256 card ($mode), 25 signatures verified by C_Verify*" p256_run
   if [ "$mode" = pcscd ]; then
     check "p11test -i on the RSA card: wait_test sees the card pulled and re-inserted (pcscd)" interactive_run
   fi
 }
 
-CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card
+CARD_RSA=$WORK/rsa.card; CARD_EC=$WORK/ec.card; CARD_P256=$WORK/p256.card
 make_card "$CARD_RSA" 0E0E0E0E0E0E0E01 rsa2048
 make_card "$CARD_EC" 0E0E0E0E0E0E0E02 p384
+make_card "$CARD_P256" 0E0E0E0E0E0E0E03 p256
 on_both_transports suite "$CARD_RSA" "$CARD_EC"
 finish

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# pkcs11-tool's own self tests against the module: --test (sessions, random, RSA
-# signatures), --test-fork (C_Initialize in a forked child, the parent keeps working),
+# pkcs11-tool's own self tests against the module: --test (sessions, random, digests
+# compared with OpenSSL, RSA signatures, RSA verification by the module), --test-fork (C_Initialize in a forked child, the parent keeps working),
 # --test-threads (C_Initialize racing from several threads, with and without
 # CKF_OS_LOCKING_OK), on an RSA-2048 + P-384 card, in process and through pcscd + vpcd.
 # pkcs11-tool exits 0 even when --test finds errors: the output is what is checked.
@@ -30,6 +30,12 @@ threads_ok() {
 suite() {
   check "--test --login: 'No errors'" expect_output '^No errors' p11 --test --login --pin "$PIN"
   check "--test --login signed with the RSA key" expect_output 'SHA256-RSA-PKCS: OK' p11 --test --login --pin "$PIN"
+  check "--test: the module's digests equal OpenSSL's, its C_Verify accepts RSA-PKCS and SHA1-RSA-PKCS" bash -c \
+    "out=\$(pkcs11-tool --module '$MODULE' --token-label $TOKEN --test --login --pin $PIN 2>&1); echo \"\$out\";
+     grep -q '^  all 4 digest functions seem to work' <<<\"\$out\" && grep -q '^  SHA-1: OK' <<<\"\$out\" &&
+     grep -q '^  SHA256: OK' <<<\"\$out\" &&
+     [ \"\$(sed -n '/^Verify/,/^Decrypt/p' <<<\"\$out\" | grep -cE '^    (RSA-PKCS|SHA1-RSA-PKCS): OK\$')\" -eq 2 ] &&
+     grep -q '^No errors' <<<\"\$out\""
   check "--test with CKF_OS_LOCKING_OK: 'No errors'" expect_output '^No errors' p11 --use-locking --test --login --pin "$PIN"
   check "--test without login: 'No errors'" expect_output '^No errors' p11 --test
   check "--test-fork: child's C_Initialize is CKR_OK, the parent still lists its private keys" bash -c \

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # OpenSC pkcs11-tool against the module: -L, -O, --sign with every mechanism (each
-# signature verified with openssl against the card's certificate), on an RSA-2048 +
+# signature verified with openssl against the card's certificate, and by the module
+# itself through `pkcs11-tool --verify`, which must also call a changed input invalid),
+# `--hash` with every digest mechanism (equal to `openssl dgst`), on an RSA-2048 +
 # P-384 card and an RSA-3072 + P-256 card, in process and through pcscd + vpcd.
 source "$(dirname "$0")/lib.sh"
 
@@ -33,6 +35,26 @@ sign() { # sign TOKEN LABEL MECH INPUT OUT [extra...]
   p11 --token-label "$token" --login --pin "$PIN" --sign -m "$mech" --id "$id" -i "$in" -o "$out" "$@"
 }
 
+# tamper IN OUT: IN with its first byte changed.
+tamper() {
+  local first
+  first=$(head -c1 "$1" | od -An -tu1 | tr -d ' ')
+  { printf "\\$(printf '%03o' $(( (first + 1) % 256 )))"; tail -c +2 "$1"; } > "$2"
+}
+
+# p11verify TOKEN LABEL MECH INPUT SIG [extra...]: pkcs11-tool --verify with the public
+# key of that certificate; "Signature is valid" for INPUT, "Invalid signature" for a
+# changed INPUT. Long inputs go through C_VerifyUpdate/C_VerifyFinal, short ones C_Verify.
+p11verify() {
+  local token=$1 label=$2 mech=$3 in=$4 sig=$5 id good bad; shift 5
+  id=$(id_of "$token" "$label") && [ -n "$id" ] || { echo "no certificate labelled $label" >&2; return 1; }
+  tamper "$in" "$in.changed"
+  good=$(p11 --token-label "$token" --verify -m "$mech" --id "$id" -i "$in" --signature-file "$sig" "$@")
+  bad=$(p11 --token-label "$token" --verify -m "$mech" --id "$id" -i "$in.changed" --signature-file "$sig" "$@")
+  echo "input: $good; changed input: $bad"
+  [ "$good" = "Signature is valid" ] && [ "$bad" = "Invalid signature" ]
+}
+
 rsa_suite() { # rsa_suite TOKEN LABEL
   local t=$1 l=$2 pub="$WORK/$1-$2.pub.pem" h sig
   check "$t $l: read certificate" pubkey "$t" "$l"
@@ -42,19 +64,23 @@ rsa_suite() { # rsa_suite TOKEN LABEL
     check "$t $l: $H-RSA-PKCS signs, openssl verifies" bash -c \
       "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS' '$WORK/data' '$sig' &&
        openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
+    check "$t $l: $H-RSA-PKCS pkcs11-tool --verify: valid, changed data invalid" p11verify "$t" "$l" "$H-RSA-PKCS" "$WORK/data" "$sig"
     sig=$WORK/sig-$t-$l-$h-pss
     check "$t $l: $H-RSA-PKCS-PSS signs, openssl verifies" bash -c \
       "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS-PSS' '$WORK/data' '$sig' &&
        openssl dgst -$h -verify '$pub' -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest -signature '$sig' '$WORK/data'"
+    check "$t $l: $H-RSA-PKCS-PSS pkcs11-tool --verify: valid, changed data invalid" p11verify "$t" "$l" "$H-RSA-PKCS-PSS" "$WORK/data" "$sig"
   done
   sig=$WORK/sig-$t-$l-raw-pkcs
   check "$t $l: RSA-PKCS (DigestInfo input) signs, openssl verifies" bash -c \
     "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS '$WORK/data.di' '$sig' &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256"
+  check "$t $l: RSA-PKCS pkcs11-tool --verify: valid, changed DigestInfo invalid" p11verify "$t" "$l" RSA-PKCS "$WORK/data.di" "$sig"
   sig=$WORK/sig-$t-$l-raw-pss
   check "$t $l: RSA-PKCS-PSS (hash input) signs, openssl verifies" bash -c \
     "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS-PSS '$WORK/data.sha256' '$sig' --hash-algorithm SHA256 --mgf MGF1-SHA256 &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256 -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:digest"
+  check "$t $l: RSA-PKCS-PSS pkcs11-tool --verify: valid, changed hash invalid" p11verify "$t" "$l" RSA-PKCS-PSS "$WORK/data.sha256" "$sig" --hash-algorithm SHA256 --mgf MGF1-SHA256
 }
 
 ec_suite() { # ec_suite TOKEN LABEL
@@ -66,11 +92,31 @@ ec_suite() { # ec_suite TOKEN LABEL
     check "$t $l: ECDSA-$H signs, openssl verifies" bash -c \
       "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' 'ECDSA-$H' '$WORK/data' '$sig' -f openssl &&
        openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
+    check "$t $l: ECDSA-$H pkcs11-tool --verify: valid, changed data invalid" p11verify "$t" "$l" "ECDSA-$H" "$WORK/data" "$sig" -f openssl
   done
   sig=$WORK/sig-$t-$l-raw-ecdsa
   check "$t $l: ECDSA (hash input) signs, openssl verifies" bash -c \
     "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' ECDSA '$WORK/data.sha256' '$sig' -f openssl &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig'"
+  check "$t $l: ECDSA pkcs11-tool --verify: valid, changed hash invalid" p11verify "$t" "$l" ECDSA "$WORK/data.sha256" "$sig" -f openssl
+}
+
+# --hash: every digest mechanism equals openssl dgst; without -m pkcs11-tool takes the
+# first CKF_DIGEST mechanism listed (SHA-1). C_DigestUpdate in 64-byte parts.
+hash_suite() { # hash_suite TOKEN
+  local t=$1 h
+  for h in sha1 sha224 sha256 sha384 sha512; do
+    local m=${h^^}; [ "$m" = SHA1 ] && m=SHA-1
+    check "$t: pkcs11-tool --hash -m $m equals openssl dgst -$h" bash -c \
+      "pkcs11-tool --module '$MODULE' --token-label '$t' --hash -m '$m' -i '$WORK/data' -o '$WORK/hash-$h' &&
+       cmp '$WORK/hash-$h' <(openssl dgst -$h -binary '$WORK/data') && od -An -tx1 '$WORK/hash-$h' | tr -d ' \n'"
+  done
+  check "$t: pkcs11-tool --hash without -m is SHA-1 (the first digest listed)" bash -c \
+    "pkcs11-tool --module '$MODULE' --token-label '$t' --hash -i '$WORK/data' -o '$WORK/hash-default' 2>&1 | tee /dev/stderr | grep -q 'Using digest algorithm SHA-1' &&
+     cmp '$WORK/hash-default' <(openssl dgst -sha1 -binary '$WORK/data')"
+  check "$t: pkcs11-tool --hash of an empty input equals openssl dgst -sha256" bash -c \
+    "pkcs11-tool --module '$MODULE' --token-label '$t' --hash -m SHA256 -i /dev/null -o '$WORK/hash-empty' &&
+     cmp '$WORK/hash-empty' <(openssl dgst -sha256 -binary /dev/null)"
 }
 
 suite() {
@@ -86,6 +132,7 @@ suite() {
   ec_suite $A 12345678950NES1
   rsa_suite $B 12345678950NES0
   ec_suite $B 12345678950NES1
+  hash_suite $A
   check "wrong PIN is refused with CKR_PIN_INCORRECT" bash -c \
     "out=\$(pkcs11-tool --module '$MODULE' --token-label $A --login --pin 000000 -O 2>&1); echo \"\$out\"; grep -q CKR_PIN_INCORRECT <<<\"\$out\""
   check "a correct login afterwards restores the counter" bash -c \

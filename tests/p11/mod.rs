@@ -4,6 +4,7 @@
 
 pub mod all_functions;
 pub mod in_process;
+pub mod rendezvous;
 pub mod verify;
 
 #[allow(unused_imports)] // not every test binary signs

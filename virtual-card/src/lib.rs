@@ -30,6 +30,6 @@ mod vcard;
 pub use image::{CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
 pub use store::StoreError;
 pub use vcard::{
-    algorithm_name, hex, CardStatus, CommandCounts, CounterStatus, Delays, KeyStatus, Stats,
-    VirtualCard, ATR, DELAYS_ENV,
+    algorithm_name, hex, CardStatus, CommandCounts, CounterStatus, Delays, KeyStatus,
+    SignatureHook, Stats, VirtualCard, ATR, DELAYS_ENV,
 };

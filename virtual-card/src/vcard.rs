@@ -252,7 +252,14 @@ pub struct VirtualCard {
     present: AtomicBool,
     powered: AtomicBool,
     file: Option<PathBuf>,
+    /// Called (holding the I/O lock, not the state lock) each time a signature is
+    /// computed, before its delay: tests rendezvous several cards in it to prove the
+    /// module drives them at the same moment.
+    signature_hook: Mutex<Option<SignatureHook>>,
 }
+
+/// See [`VirtualCard::set_signature_hook`].
+pub type SignatureHook = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 impl VirtualCard {
     /// Loads a card file.
@@ -288,6 +295,7 @@ impl VirtualCard {
             present: AtomicBool::new(true),
             powered: AtomicBool::new(true),
             file,
+            signature_hook: Mutex::new(None),
         })
     }
 
@@ -310,7 +318,7 @@ impl VirtualCard {
     /// bytes at all get a well-formed answer: malformed APDUs get `6700`.
     pub fn transmit(&self, apdu: &[u8]) -> Vec<u8> {
         let _io = self.io.lock();
-        let (response, delay) = {
+        let (response, delay, work) = {
             let mut state = self.state.lock();
             if !state.present || !state.powered {
                 return Vec::new();
@@ -327,8 +335,14 @@ impl VirtualCard {
                     Work::RsaSignature => delays.rsa_sign,
                     Work::EcdsaSignature => delays.ecdsa_sign,
                 };
-            (response, delay)
+            (response, delay, work)
         };
+        if work != Work::Plain {
+            let hook = self.signature_hook.lock().clone();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
         if !delay.is_zero() {
             std::thread::sleep(delay);
         }
@@ -412,6 +426,12 @@ impl VirtualCard {
     /// `begin`).
     pub fn note_transaction(&self) {
         self.state.lock().stats.transactions += 1;
+    }
+
+    /// A function called each time this card computes a signature (`None`: none). For
+    /// tests: several cards meeting in it prove they sign at the same moment.
+    pub fn set_signature_hook(&self, hook: Option<SignatureHook>) {
+        *self.signature_hook.lock() = hook;
     }
 
     /// Delays applied from the next command on (zero when the card is created).

@@ -1,5 +1,5 @@
-//! Nothing lost on `kill -9`: a helper process (this test binary, re-run as the ignored
-//! test `kill_child_loop`) changes, mis-verifies and unblocks the PIN of a card file in
+//! Nothing lost on `kill -9`: a helper process (this test binary, re-run for this same
+//! test with the card in `EIMZA_KILL_TEST_CARD`, see `kill_child_loop`) changes, mis-verifies and unblocks the PIN of a card file in
 //! a loop, acknowledging each answer on stdout; the test kills it with SIGKILL at random
 //! moments, 100 times, and after each kill reopens the file. It must load (never
 //! corrupt), and its PIN state must be exactly the state after the last acknowledged
@@ -83,13 +83,9 @@ fn try_spent(step: i64, s: PinState) -> PinState {
     }
 }
 
-/// The helper process: runs the cycle from `start` until killed.
-#[test]
-#[ignore = "helper process of every_kill_leaves_a_consistent_card"]
-fn kill_child_loop() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+/// The helper process: runs the cycle from `start` until killed. Not a test of its own
+/// (a helper test would pass, doing nothing, in every `--ignored` run).
+fn kill_child_loop(spec: &str) -> ! {
     let (path, start) = spec.rsplit_once('|').expect("path|step");
     let mut step: i64 = start.parse().expect("step");
     let card = VirtualCard::open(path).expect("open card file");
@@ -150,6 +146,9 @@ fn pin_state(path: &Path) -> (Vec<u8>, u8, Vec<u8>, u8) {
 
 #[test]
 fn every_kill_leaves_a_consistent_card() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        kill_child_loop(&spec);
+    }
     let dir = std::env::temp_dir().join(format!("vcard-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -166,7 +165,11 @@ fn every_kill_leaves_a_consistent_card() {
     let started = Instant::now();
     for kill in 0..KILLS {
         let mut child = Command::new(&exe)
-            .args(["kill_child_loop", "--exact", "--ignored", "--nocapture"])
+            .args([
+                "every_kill_leaves_a_consistent_card",
+                "--exact",
+                "--nocapture",
+            ])
             .args(["--test-threads", "1"])
             .env(CHILD_ENV, format!("{}|{next_step}", path.display()))
             .stdout(Stdio::piped())
@@ -174,22 +177,38 @@ fn every_kill_leaves_a_consistent_card() {
             .spawn()
             .expect("start helper");
         let stdout = child.stdout.take().expect("helper stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                // libtest writes "test kill_child_loop ... " before the first line.
-                .filter_map(|l| {
-                    let at = l.find("ACK ").or_else(|| l.find("BAD "))?;
-                    Some(l[at..].to_owned())
-                })
-                .collect::<Vec<_>>()
+            // libtest writes "test every_kill_leaves_a_consistent_card ... " first.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("ACK ").or_else(|| line.find("BAD ")) {
+                    if tx.send(line[at..].to_owned()).is_err() {
+                        break;
+                    }
+                }
+            }
         });
-        // Most kills land a few operations in; some before the first one completes.
-        std::thread::sleep(Duration::from_micros(2_000 + rng.next() % 40_000));
+        // Kill after a random number of answered operations (0-4), at a random moment
+        // of the next one: counted in operations, not in time, so a loaded machine
+        // changes how long this takes, not what it tests. With 0 the kill often lands
+        // before the first operation completes.
+        let answers_first = (rng.next() % 5) as usize;
+        let mut lines: Vec<String> = Vec::new();
+        while lines.iter().filter(|l| l.starts_with("ACK")).count() < answers_first {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => lines.push(line),
+                // The helper stopped by itself (a BAD answer): checked below.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the helper answered nothing for 60 s")
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_micros(rng.next() % 3_000));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap helper");
-        let lines = reader.join().expect("reader thread");
+        reader.join().expect("reader thread");
+        lines.extend(rx.try_iter());
         assert!(
             !lines.iter().any(|l| l.starts_with("BAD")),
             "helper saw an unexpected answer: {lines:?}"

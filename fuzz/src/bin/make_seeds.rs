@@ -49,6 +49,7 @@ fn card(keys: Vec<KeyAlgorithm>, user_consent: bool) -> VirtualCard {
         serial: Some(vec![0x5E, 0xED]),
         user_consent,
         ca_dir: None,
+        tls_client_keys: Vec::new(),
     })
     .expect("personalise");
     VirtualCard::from_image(image, None).expect("card")

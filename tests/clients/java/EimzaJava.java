@@ -4,6 +4,13 @@
 //                         KeyStore "PKCS11" loaded with the PIN, every key entry signs
 //                         (SHA256/512withRSA, or SHA384/256withECDSA) and the
 //                         signature verifies with the certificate in the default provider.
+//   pss CONFIG PIN DIR    RSASSA-PSS through SunPKCS11, as JSSE uses it for TLS 1.3:
+//                         Signature "RSASSA-PSS" with PSSParameterSpec (SHA-256/salt 32,
+//                         SHA-384/salt 48) and "SHA256withRSASSA-PSS" by the RSA key;
+//                         each signature verified by SunRsaSign (a changed message
+//                         refused) and written to DIR (data.bin, cert.pem, NAME.sig) for
+//                         openssl. Also MessageDigest SHA-256/384 from the token (the
+//                         module's C_Digest*) equal to the JDK's own.
 //   raw MODULE PIN        The PKCS#11 wrapper directly, the way Turkish signing software
 //                         (ESYA/MA3 API) drives the module: C_Initialize(NULL), one session,
 //                         C_Login, find each private key and its certificate by CKA_ID,
@@ -19,6 +26,12 @@ import java.security.PrivateKey;
 import java.security.Provider;
 import java.security.Security;
 import java.security.Signature;
+import java.security.spec.MGF1ParameterSpec;
+import java.security.spec.PSSParameterSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Base64;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -36,13 +49,15 @@ public class EimzaJava {
     static int verified = 0;
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            System.err.println("usage: EimzaJava provider CONFIG PIN | raw MODULE PIN");
+        if (args.length != 3 && !(args.length == 4 && args[0].equals("pss"))) {
+            System.err.println("usage: EimzaJava provider CONFIG PIN | pss CONFIG PIN DIR | raw MODULE PIN");
             System.exit(2);
         }
         try {
             if (args[0].equals("provider")) {
                 provider(args[1], args[2].toCharArray());
+            } else if (args[0].equals("pss")) {
+                pss(args[1], args[2].toCharArray(), Path.of(args[3]));
             } else if (args[0].equals("raw")) {
                 raw(args[1], args[2].toCharArray());
             } else {
@@ -75,8 +90,6 @@ public class EimzaJava {
             if (key.getAlgorithm().equals("RSA")) {
                 signAndVerify(p, key, cert, "SHA256withRSA");
                 signAndVerify(p, key, cert, "SHA512withRSA");
-                // RSASSA-PSS is not tried: SunPKCS11 offers it only when the token also
-                // lists the digest mechanism (CKM_SHA256...), which the module does not.
             } else if (key.getAlgorithm().equals("EC")) {
                 signAndVerify(p, key, cert, "SHA384withECDSA");
                 signAndVerify(p, key, cert, "SHA256withECDSA");
@@ -84,6 +97,73 @@ public class EimzaJava {
                 throw new IllegalStateException("unexpected key algorithm " + key.getAlgorithm());
             }
         }
+    }
+
+    // ---- RSASSA-PSS, as JSSE signs a TLS 1.3 CertificateVerify ----
+
+    static void pss(String config, char[] pin, Path dir) throws Exception {
+        Provider p = Security.getProvider("SunPKCS11").configure(config);
+        // The module's digests through the JCA, against the JDK's own (single- and multi-part).
+        for (String alg : new String[] { "SHA-256", "SHA-384" }) {
+            MessageDigest token = MessageDigest.getInstance(alg, p);
+            if (token.getProvider() != p) throw new IllegalStateException(alg + " not from the token");
+            byte[] big = new byte[100_000];
+            for (int i = 0; i < big.length; i++) big[i] = (byte) (i * 31);
+            token.update(big, 0, 1);
+            token.update(big, 1, big.length - 1);
+            byte[] multi = token.digest();
+            byte[] single = token.digest(DATA);
+            if (!Arrays.equals(multi, MessageDigest.getInstance(alg, "SUN").digest(big))
+                    || !Arrays.equals(single, MessageDigest.getInstance(alg, "SUN").digest(DATA))) {
+                throw new IllegalStateException(alg + " from the token differs from SUN's");
+            }
+            verified++;
+            System.out.println("OK MessageDigest " + alg + " from the token");
+        }
+        KeyStore ks = KeyStore.getInstance("PKCS11", p);
+        ks.load(null, pin);
+        Files.write(dir.resolve("data.bin"), DATA);
+        int rsaKeys = 0;
+        for (String alias : Collections.list(ks.aliases())) {
+            if (!ks.isKeyEntry(alias)) continue;
+            PrivateKey key = (PrivateKey) ks.getKey(alias, null);
+            if (!key.getAlgorithm().equals("RSA")) continue;
+            X509Certificate cert = (X509Certificate) ks.getCertificate(alias);
+            Files.writeString(dir.resolve("cert.pem"), "-----BEGIN CERTIFICATE-----\n"
+                    + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(cert.getEncoded())
+                    + "\n-----END CERTIFICATE-----\n");
+            pssSign(p, key, cert, "RSASSA-PSS", pssSpec("SHA-256", 32), dir.resolve("pss-sha256.sig"));
+            pssSign(p, key, cert, "RSASSA-PSS", pssSpec("SHA-384", 48), dir.resolve("pss-sha384.sig"));
+            pssSign(p, key, cert, "SHA256withRSASSA-PSS", pssSpec("SHA-256", 32), dir.resolve("sha256-pss.sig"));
+            rsaKeys++;
+        }
+        if (rsaKeys != 1) throw new IllegalStateException(rsaKeys + " RSA keys, expected 1");
+    }
+
+    static PSSParameterSpec pssSpec(String hash, int salt) {
+        return new PSSParameterSpec(hash, "MGF1", new MGF1ParameterSpec(hash), salt, PSSParameterSpec.TRAILER_FIELD_BC);
+    }
+
+    static void pssSign(Provider p, PrivateKey key, X509Certificate cert, String alg, PSSParameterSpec spec, Path out)
+            throws Exception {
+        Signature signer = Signature.getInstance(alg, p);
+        signer.setParameter(spec);
+        signer.initSign(key);
+        signer.update(DATA);
+        byte[] sig = signer.sign();
+        for (boolean changed : new boolean[] { false, true }) {
+            Signature v = Signature.getInstance("RSASSA-PSS", "SunRsaSign");
+            v.setParameter(spec);
+            v.initVerify(cert.getPublicKey());
+            byte[] data = DATA.clone();
+            if (changed) data[3] ^= 1;
+            v.update(data);
+            if (v.verify(sig) == changed) throw new IllegalStateException(alg + ": verify gave " + changed);
+        }
+        Files.write(out, sig);
+        verified++;
+        System.out.println("OK " + alg + " " + spec.getDigestAlgorithm() + " salt " + spec.getSaltLength()
+                + " -> " + out.getFileName());
     }
 
     static void signAndVerify(Provider p, PrivateKey key, X509Certificate cert, String alg) throws Exception {

@@ -1,0 +1,63 @@
+//! The session's operations computed in the module (digest, verification): no card I/O.
+//!
+//! A session runs one cryptographic operation at a time: PKCS#11 allows two at once only
+//! for the pairs digest+encrypt, decrypt+digest, sign+encrypt and decrypt+verify, and
+//! only on tokens with `CKF_DUAL_CRYPTO_OPERATIONS`, which this token does not claim.
+//! So digest, verification and signature exclude each other (`CKR_OPERATION_ACTIVE`);
+//! an object search stays independent of them, as before (pkcs11-spec.md §2.12).
+
+use crate::digest::DigestOperation;
+use crate::verify::VerifyOperation;
+use cryptoki_sys::*;
+use parking_lot::Mutex;
+
+/// One module-computed operation.
+pub enum Operation {
+    Digest(DigestOperation),
+    Verify(VerifyOperation),
+}
+
+/// The slot for a session's module-computed operation.
+#[derive(Default)]
+pub struct Operations {
+    active: Mutex<Option<Operation>>,
+}
+
+impl Operations {
+    pub fn is_active(&self) -> bool {
+        self.active.lock().is_some()
+    }
+
+    /// Install the operation `make` builds, unless one is active. Call only with the
+    /// session's signature lock held (lock order: signature, then this).
+    pub(crate) fn start(
+        &self,
+        make: impl FnOnce() -> Result<Operation, CK_RV>,
+    ) -> Result<(), CK_RV> {
+        let mut active = self.active.lock();
+        if active.is_some() {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        *active = Some(make()?);
+        Ok(())
+    }
+
+    /// Run `f` on the operation slot (a few instructions or one hash/verification;
+    /// never card I/O). `f` ends the operation by taking it.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Option<Operation>) -> T) -> T {
+        f(&mut self.active.lock())
+    }
+
+    /// C_SessionCancel: end a digest and/or a verification if one is active.
+    pub fn cancel(&self, digest: bool, verify: bool) {
+        let mut active = self.active.lock();
+        let ends = match &*active {
+            Some(Operation::Digest(_)) => digest,
+            Some(Operation::Verify(_)) => verify,
+            None => false,
+        };
+        if ends {
+            *active = None;
+        }
+    }
+}
