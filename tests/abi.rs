@@ -278,8 +278,11 @@ fn c_program_loads_the_module() {
         .status()
         .expect("gcc");
     assert!(status.success(), "gcc failed");
+    // With a card the program also logs in and signs through the header's structures.
+    let card = make_card("c-load-test", &["--key", "p256"]);
     let output = std::process::Command::new(&exe)
         .arg(&module)
+        .arg(&card)
         .env_remove("EIMZA_VIRTUAL_CARD")
         .output()
         .expect("run load_test");
