@@ -16,7 +16,12 @@
 # packaging/changelog; the architecture from dpkg. The path of the .deb is printed on
 # the last line of standard output.
 #
-# EIMZA_DEB_NO_BUILD=1 packages what is in target/release without running cargo.
+# The module and the tool are built with --no-default-features: no software card in
+# the module (no EIMZA_VIRTUAL_CARD, no test hooks), no `eimza demo` in the tool. They
+# go to their own target folder (target/package/), so the development build in
+# target/release/ (with the software card the tests use) is left as it is.
+#
+# EIMZA_DEB_NO_BUILD=1 packages what is in target/package/release without running cargo.
 # DEBFULLNAME / DEBEMAIL override the Maintainer field.
 set -euo pipefail
 umask 022
@@ -47,14 +52,17 @@ changelog_date=$(sed -n 's/^ -- .*>  \(.*\)$/\1/p' packaging/changelog | head -1
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d "$changelog_date" +%s)}
 export SOURCE_DATE_EPOCH
 
+BUILD=target/package
 if [ "${EIMZA_DEB_NO_BUILD:-0}" != 1 ]; then
-  cargo build --release --locked -p eimza-pkcs11 -p eimza >&2
-  cargo build --release --locked -p eimza-assets >&2
+  cargo build --release --locked --no-default-features --target-dir "$BUILD" \
+    -p eimza-pkcs11 -p eimza -p eimza-assets >&2
 fi
-LIB=target/release/libeimza_pkcs11.so
-TOOL=target/release/eimza
-ASSETS_TOOL=target/release/eimza-assets
-for f in "$LIB" "$TOOL" "$ASSETS_TOOL"; do [ -f "$f" ] || die "$f is missing (cargo build --release)"; done
+LIB=$BUILD/release/libeimza_pkcs11.so
+TOOL=$BUILD/release/eimza
+ASSETS_TOOL=$BUILD/release/eimza-assets
+for f in "$LIB" "$TOOL" "$ASSETS_TOOL"; do
+  [ -f "$f" ] || die "$f is missing (cargo build --release --no-default-features --target-dir $BUILD)"
+done
 
 OUT=target/debian
 STAGE=$OUT/stage

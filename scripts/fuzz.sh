@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of everything that parses outside input (fuzz/, cargo-fuzz +
 # libFuzzer): a hostile card (card_answers), PKCS#15 files (pkcs15), APDU/ATR bytes
-# (apdu_response), certificates → objects (certificate), and random PKCS#11 call
-# sequences through the C entry points (pkcs11_api).
+# (apdu_response), certificates → objects (certificate), random PKCS#11 call
+# sequences through the C entry points (pkcs11_api), the bind cache's files
+# (bind_cache) and the software card's files (card_file).
 #
 #   scripts/fuzz.sh [SECONDS [TARGET...]]   fuzz each target SECONDS (default 20; CI)
 #   FUZZ_REPLAY=1 scripts/fuzz.sh           only build and replay the committed seeds
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(card_answers pkcs15 apdu_response certificate pkcs11_api)
+[ ${#targets[@]} -gt 0 ] || targets=(card_answers pkcs15 apdu_response certificate pkcs11_api bind_cache card_file)
 export RUSTC_BOOTSTRAP=1 CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

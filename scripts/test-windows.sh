@@ -47,11 +47,12 @@ windows_path() { echo "Z:$(realpath "$1" | tr / '\\')"; }
 
 # ---- 1. Build once: the DLL and card tool the tests load, and every test binary.
 # The module's integration tests, except pcsc_module and pcsc_reader (they need pcscd
-# and vpcd, which Wine 8's stub winscard.dll cannot reach).
+# and vpcd, which Wine 8's stub winscard.dll cannot reach) and bind_cache (there is no
+# bind cache on Windows, pkcs11-spec.md §3.2.1; card::cache::tests checks that).
 module_tests=(--lib)
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
-  case $name in pcsc_*) continue ;; esac
+  case $name in pcsc_* | bind_cache) continue ;; esac
   module_tests+=(--test "$name")
 done
 cargo build --release --locked --target "$TARGET" -p eimza-pkcs11 -p virtual-card -p eimza
@@ -127,6 +128,12 @@ x86_64-w64-mingw32-objdump -h "$DIST/eimza_pkcs11.dll" | grep -q debug_info && f
 exports=$(x86_64-w64-mingw32-objdump -p "$DIST/eimza_pkcs11.dll" | grep -c ' C_[A-Za-z]*$' || true)
 [ "$exports" -eq 92 ] && echo "ok   DLL exports the 92 PKCS#11 3.0 functions" || fail "DLL exports $exports C_ functions, expected 92"
 [ "$(tail -c 2 "$DIST/README-Windows.txt" | od -An -tx1 | tr -d ' ')" = 0d0a ] || fail "README-Windows.txt has no CRLF line ends"
+# No test code shipped (built without default features): neither the software card's
+# variable nor its tool's name in the DLL or the exe.
+for f in eimza_pkcs11.dll eimza.exe; do
+  if grep -q -a -e EIMZA_VIRTUAL_CARD -e eimza-vcard "$DIST/$f"; then fail "$f carries the software card"; fi
+done
+echo "ok   no software card in the shipped DLL and exe"
 
 # The MSI's tables (msiinfo): three files in ProgramFiles64Folder\eimza-pkcs11, 64-bit
 # components, and nothing that touches the system beyond them.

@@ -18,6 +18,10 @@ export XDG_CACHE_HOME=$(mktemp -d /tmp/eimza-test-cache.XXXXXX)
 LOGS=$(mktemp -d /tmp/eimza-test-logs.XXXXXX)
 trap 'rm -rf "$XDG_CACHE_HOME" "$LOGS"' EXIT
 cargo build --release --workspace --locked
+# Lints: every crate and target, and the module and tool as shipped (no default features).
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p eimza-pkcs11 -p eimza --no-default-features --locked -- -D warnings
 cargo test --workspace --locked 2>&1 | tee "$LOGS/cargo-test.log"
 
 # sum_field FIELD LOG...: the sum of "N FIELD;" over libtest's "test result:" lines.

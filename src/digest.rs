@@ -6,7 +6,8 @@
 use crate::card::HashAlg;
 use crate::mechanism::{hash_len, Hasher};
 use crate::operation::Operation;
-use crate::state::{Login, Module};
+use crate::session::Session;
+use crate::token::Login;
 use cryptoki_sys::*;
 
 /// The digest mechanisms, in the order `C_GetMechanismList` lists them.
@@ -62,109 +63,102 @@ fn length_answer(len: usize, capacity: Option<usize>) -> Option<DigestOutput> {
     }
 }
 
-impl Module {
-    /// C_DigestInit. `has_params`: the application passed mechanism parameters.
-    pub fn digest_init(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        mechanism: CK_MECHANISM_TYPE,
-        has_params: bool,
-    ) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        session.start_operation(|| {
-            let alg = hash_of(mechanism).ok_or(CKR_MECHANISM_INVALID)?;
-            if has_params {
-                return Err(CKR_MECHANISM_PARAM_INVALID);
-            }
-            Ok(Operation::Digest(DigestOperation {
-                hasher: Hasher::new(alg),
-                len: hash_len(alg),
-                multipart: false,
-            }))
-        })
+/// A `C_Digest`, `C_DigestUpdate` or `C_DigestFinal` result, after which a failed call
+/// has ended the digest — whatever failed, the arguments included — unless it was
+/// `CKR_BUFFER_TOO_SMALL` (PKCS#11 §5.12). A verification or signature is left alone.
+pub fn end_on_failure<T>(session: &Session, result: Result<T, CK_RV>) -> Result<T, CK_RV> {
+    if result.as_ref().is_err_and(|rv| *rv != CKR_BUFFER_TOO_SMALL) {
+        session.operations.cancel(true, false);
     }
+    result
+}
 
-    /// C_Digest. `capacity` None: the application passed a NULL buffer.
-    pub fn digest(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        data: &[u8],
-        capacity: Option<usize>,
-    ) -> Result<DigestOutput, CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| {
-            let Some(Operation::Digest(op)) = slot.as_ref() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            if op.multipart {
-                return Err(CKR_OPERATION_ACTIVE);
-            }
-            if let Some(answer) = length_answer(op.len, capacity) {
-                return Ok(answer);
-            }
-            let Some(Operation::Digest(mut op)) = slot.take() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
+/// C_DigestInit. `has_params`: the application passed mechanism parameters.
+pub fn digest_init(
+    session: &Session,
+    mechanism: CK_MECHANISM_TYPE,
+    has_params: bool,
+) -> Result<(), CK_RV> {
+    session.start_operation(|| {
+        let alg = hash_of(mechanism).ok_or(CKR_MECHANISM_INVALID)?;
+        if has_params {
+            return Err(CKR_MECHANISM_PARAM_INVALID);
+        }
+        Ok(Operation::Digest(DigestOperation {
+            hasher: Hasher::new(alg),
+            len: hash_len(alg),
+            multipart: false,
+        }))
+    })
+}
+
+/// C_Digest. `capacity` None: the application passed a NULL buffer.
+pub fn digest(
+    session: &Session,
+    data: &[u8],
+    capacity: Option<usize>,
+) -> Result<DigestOutput, CK_RV> {
+    session.operations.with(|slot| {
+        let Some(Operation::Digest(op)) = slot.as_ref() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        if op.multipart {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        if let Some(answer) = length_answer(op.len, capacity) {
+            return Ok(answer);
+        }
+        let Some(Operation::Digest(mut op)) = slot.take() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        op.hasher.update(data);
+        Ok(DigestOutput::Digest(op.hasher.finish()))
+    })
+}
+
+pub fn digest_update(session: &Session, data: &[u8]) -> Result<(), CK_RV> {
+    session.operations.with(|slot| match slot.as_mut() {
+        Some(Operation::Digest(op)) => {
             op.hasher.update(data);
-            Ok(DigestOutput::Digest(op.hasher.finish()))
-        })
-    }
+            op.multipart = true;
+            Ok(())
+        }
+        _ => Err(CKR_OPERATION_NOT_INITIALIZED),
+    })
+}
 
-    pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| match slot.as_mut() {
-            Some(Operation::Digest(op)) => {
-                op.hasher.update(data);
-                op.multipart = true;
-                Ok(())
-            }
-            _ => Err(CKR_OPERATION_NOT_INITIALIZED),
-        })
-    }
+/// C_DigestKey: only secret keys can be digested and a card has none, so every key
+/// of the token is `CKR_KEY_INDIGESTIBLE`. The failed call ends the operation, like
+/// a failed C_DigestUpdate.
+pub fn digest_key(session: &Session, key: CK_OBJECT_HANDLE) -> Result<(), CK_RV> {
+    session.operations.with(|slot| {
+        if !matches!(slot, Some(Operation::Digest(_))) {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        }
+        *slot = None;
+        let token = &session.token;
+        let object = token.object(key).ok_or(CKR_KEY_HANDLE_INVALID)?;
+        let visible = !object.private || token.login() == Login::User;
+        match object.class {
+            CKO_PUBLIC_KEY | CKO_PRIVATE_KEY if visible => Err(CKR_KEY_INDIGESTIBLE),
+            _ => Err(CKR_KEY_HANDLE_INVALID),
+        }
+    })
+}
 
-    /// C_DigestKey: only secret keys can be digested and a card has none, so every key
-    /// of the token is `CKR_KEY_INDIGESTIBLE`. The failed call ends the operation, like
-    /// a failed C_DigestUpdate.
-    pub fn digest_key(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        key: CK_OBJECT_HANDLE,
-    ) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| {
-            if !matches!(slot, Some(Operation::Digest(_))) {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            }
-            *slot = None;
-            let token = &session.token;
-            let object = token.object(key).ok_or(CKR_KEY_HANDLE_INVALID)?;
-            let visible = !object.private || token.login() == Login::User;
-            match object.class {
-                CKO_PUBLIC_KEY | CKO_PRIVATE_KEY if visible => Err(CKR_KEY_INDIGESTIBLE),
-                _ => Err(CKR_KEY_HANDLE_INVALID),
-            }
-        })
-    }
-
-    pub fn digest_final(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        capacity: Option<usize>,
-    ) -> Result<DigestOutput, CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| {
-            let Some(Operation::Digest(op)) = slot.as_ref() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            if let Some(answer) = length_answer(op.len, capacity) {
-                return Ok(answer);
-            }
-            let Some(Operation::Digest(op)) = slot.take() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            Ok(DigestOutput::Digest(op.hasher.finish()))
-        })
-    }
+pub fn digest_final(session: &Session, capacity: Option<usize>) -> Result<DigestOutput, CK_RV> {
+    session.operations.with(|slot| {
+        let Some(Operation::Digest(op)) = slot.as_ref() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        if let Some(answer) = length_answer(op.len, capacity) {
+            return Ok(answer);
+        }
+        let Some(Operation::Digest(op)) = slot.take() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        Ok(DigestOutput::Digest(op.hasher.finish()))
+    })
 }
 
 #[cfg(test)]

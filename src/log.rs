@@ -1,15 +1,21 @@
 //! Debug log: `EIMZA_PKCS11_LOG=FILE|stderr`, `EIMZA_PKCS11_LOG_LEVEL=error|warn|info|debug|trace`
-//! (default `debug` when a log target is set). Initialised lazily by the first
-//! `C_Initialize`, never from a library constructor: loading the module must not
-//! open files in every process that happens to load it.
+//! (default `debug` when a log target is set). Set from the [`Config`] of each
+//! `C_Initialize`, never from a library constructor: loading the module must not open
+//! files in every process that happens to load it.
 //!
 //! PINs are never logged: the PKCS#11 layer logs their length only, and
 //! [`apdu`] redacts the data of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER.
+//!
+//! A panic inside the module (in a call, or on a PC/SC worker thread) is reported here
+//! and nowhere else: the host application's stderr stays quiet unless the log is on
+//! (and is stderr). Panics outside the module go to the hook that was there before.
 
-use once_cell::sync::OnceCell;
+use crate::config::{Config, LogTarget};
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -21,7 +27,7 @@ pub enum Level {
 }
 
 impl Level {
-    fn parse(text: &str) -> Option<Level> {
+    pub(crate) fn parse(text: &str) -> Option<Level> {
         match text.trim().to_ascii_lowercase().as_str() {
             "error" => Some(Level::Error),
             "warn" | "warning" => Some(Level::Warn),
@@ -43,65 +49,114 @@ impl Level {
     }
 }
 
-struct Logger {
-    level: Level,
-    sink: Mutex<Box<dyn Write + Send>>,
+/// Highest level written; 0: the log is off. Read on every `log_at!`, so an atomic.
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
+
+struct Sink {
+    target: LogTarget,
+    out: Box<dyn Write + Send>,
 }
 
-/// `None` inside: logging is off (no target configured or the file cannot be opened).
-static LOGGER: OnceCell<Option<Logger>> = OnceCell::new();
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 
-/// Read the environment once. Later calls do nothing.
-pub fn init() {
-    LOGGER.get_or_init(|| {
-        let target = std::env::var("EIMZA_PKCS11_LOG").ok()?;
-        let level = std::env::var("EIMZA_PKCS11_LOG_LEVEL")
-            .ok()
-            .and_then(|l| Level::parse(&l))
-            .unwrap_or(Level::Debug);
-        let sink: Box<dyn Write + Send> = if target.eq_ignore_ascii_case("stderr") {
-            Box::new(std::io::stderr())
-        } else {
-            let file = std::fs::OpenOptions::new()
+/// Apply a configuration: open the target if it changed, set the level, or turn the
+/// log off. A file that cannot be opened means no log (logging never fails a call).
+pub fn configure(config: &Config) {
+    let mut sink = SINK.lock();
+    let Some(target) = &config.log else {
+        MAX_LEVEL.store(0, Ordering::Relaxed);
+        *sink = None;
+        return;
+    };
+    if sink.as_ref().map(|s| &s.target) != Some(target) {
+        let out: Option<Box<dyn Write + Send>> = match target {
+            LogTarget::Stderr => Some(Box::new(std::io::stderr())),
+            LogTarget::File(path) => std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&target)
-                .ok()?;
-            Box::new(file)
+                .open(path)
+                .ok()
+                .map(|f| Box::new(f) as Box<dyn Write + Send>),
         };
-        Some(Logger {
-            level,
-            sink: Mutex::new(sink),
-        })
-    });
+        *sink = out.map(|out| Sink {
+            target: target.clone(),
+            out,
+        });
+    }
+    let level = if sink.is_some() {
+        config.log_level as u8
+    } else {
+        0
+    };
+    MAX_LEVEL.store(level, Ordering::Relaxed);
 }
 
 /// Whether a message at `level` would be written (callers skip formatting otherwise).
 pub fn enabled(level: Level) -> bool {
-    matches!(LOGGER.get(), Some(Some(logger)) if level <= logger.level)
+    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
 }
 
 /// Write one line. Errors writing the log are ignored: logging must never fail a call.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
-    if let Some(Some(logger)) = LOGGER.get() {
-        if level <= logger.level {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let mut sink = logger.sink.lock();
-            let _ = writeln!(
-                sink,
-                "{}.{:03} [{}] pid={} {:?}: {}",
-                now.as_secs(),
-                now.subsec_millis(),
-                level.name(),
-                std::process::id(),
-                std::thread::current().id(),
-                args
-            );
-            let _ = sink.flush();
-        }
+    if !enabled(level) {
+        return;
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // Formatted before the sink is locked: a panic while formatting must not happen
+    // under the lock the panic hook then needs.
+    let line = format!(
+        "{}.{:03} [{}] pid={} {:?}: {}\n",
+        now.as_secs(),
+        now.subsec_millis(),
+        level.name(),
+        std::process::id(),
+        std::thread::current().id(),
+        args
+    );
+    if let Some(sink) = SINK.lock().as_mut() {
+        let _ = sink.out.write_all(line.as_bytes());
+        let _ = sink.out.flush();
+    }
+}
+
+thread_local! {
+    /// Module code is running on this thread (a PKCS#11 call, or a PC/SC worker).
+    static IN_MODULE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as running module code while alive, so a panic on it is
+/// the module's (reported to the log only).
+pub struct InModule(());
+
+impl InModule {
+    pub fn enter() -> InModule {
+        IN_MODULE.with(|d| d.set(d.get().saturating_add(1)));
+        InModule(())
+    }
+}
+
+impl Drop for InModule {
+    fn drop(&mut self) {
+        IN_MODULE.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Install (once per process) the panic hook: a panic in module code goes to the log
+/// when it is on and is otherwise silent; any other panic goes to the previous hook.
+pub fn install_panic_hook() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_MODULE.with(Cell::get) > 0 {
+                write(Level::Error, format_args!("panic: {info}"));
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// `log_at!(Level::Debug, "format {}", args)`: formats only when enabled.

@@ -8,7 +8,7 @@ use crate::digest::hash_of;
 use crate::mechanism::{card_input, hash_len, sign_kind, Hasher, PssParams, SignKind};
 use crate::object::{AttrLookup, KeyKind, Object, SigningKey};
 use crate::operation::Operation;
-use crate::state::Module;
+use crate::session::Session;
 use cryptoki_sys::*;
 use der::Decode;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -244,96 +244,94 @@ impl VerifyOperation {
     }
 }
 
-impl Module {
-    /// C_VerifyInit with a public-key object of the token.
-    pub fn verify_init(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        mechanism: CK_MECHANISM_TYPE,
-        has_params: bool,
-        pss: Option<PssParams>,
-        key_handle: CK_OBJECT_HANDLE,
-    ) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        let token = &session.token;
-        session.start_operation(|| {
-            // A private key the application cannot see does not exist for it; one it
-            // can see has no CKA_VERIFY (verification is the public key's job), as a
-            // public key has no CKA_SIGN for C_SignInit.
-            let object = token
-                .visible_object(key_handle)
-                .map_err(|_| CKR_KEY_HANDLE_INVALID)?;
-            match object.class {
-                CKO_PUBLIC_KEY => {}
-                CKO_PRIVATE_KEY => return Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
-                _ => return Err(CKR_KEY_HANDLE_INVALID),
-            }
-            let (kind, salt) = verify_kind(mechanism, has_params, pss)?;
-            let key = VerifyKey::from_object(object)?;
-            Ok(Operation::Verify(VerifyOperation::new(kind, key, salt)?))
-        })
+/// A `C_Verify`, `C_VerifyUpdate` or `C_VerifyFinal` result, after which a failed call
+/// has ended the verification — whatever failed, the arguments included (PKCS#11
+/// §5.14). A digest or signature is left alone.
+pub fn end_on_failure<T>(session: &Session, result: Result<T, CK_RV>) -> Result<T, CK_RV> {
+    if result.is_err() {
+        session.operations.cancel(false, true);
     }
+    result
+}
 
-    /// C_Verify: ends the operation whatever it returns, except `CKR_OPERATION_ACTIVE`
-    /// after C_VerifyUpdate (the multi-part operation stays).
-    pub fn verify(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        data: &[u8],
-        signature: &[u8],
-    ) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| {
-            let Some(Operation::Verify(op)) = slot.as_ref() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            if op.multipart {
-                return Err(CKR_OPERATION_ACTIVE);
-            }
-            let Some(Operation::Verify(op)) = slot.take() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            op.finish(data, None, signature)
-        })
-    }
+/// C_VerifyInit with a public-key object of the token.
+pub fn verify_init(
+    session: &Session,
+    mechanism: CK_MECHANISM_TYPE,
+    has_params: bool,
+    pss: Option<PssParams>,
+    key_handle: CK_OBJECT_HANDLE,
+) -> Result<(), CK_RV> {
+    let token = &session.token;
+    session.start_operation(|| {
+        // A private key the application cannot see does not exist for it; one it
+        // can see has no CKA_VERIFY (verification is the public key's job), as a
+        // public key has no CKA_SIGN for C_SignInit.
+        let object = token
+            .visible_object(key_handle)
+            .map_err(|_| CKR_KEY_HANDLE_INVALID)?;
+        match object.class {
+            CKO_PUBLIC_KEY => {}
+            CKO_PRIVATE_KEY => return Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
+            _ => return Err(CKR_KEY_HANDLE_INVALID),
+        }
+        let (kind, salt) = verify_kind(mechanism, has_params, pss)?;
+        let key = VerifyKey::from_object(object)?;
+        Ok(Operation::Verify(VerifyOperation::new(kind, key, salt)?))
+    })
+}
 
-    pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| {
-            let Some(Operation::Verify(op)) = slot.as_mut() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            match op.hasher.as_mut() {
-                Some(hasher) => {
-                    hasher.update(data);
-                    op.multipart = true;
-                    Ok(())
-                }
-                None => {
-                    // Raw mechanisms are single-part, as for signing; the call ends it.
-                    *slot = None;
-                    Err(CKR_FUNCTION_NOT_SUPPORTED)
-                }
-            }
-        })
-    }
+/// C_Verify: ends the operation whatever it returns, except `CKR_OPERATION_ACTIVE`
+/// after C_VerifyUpdate (the multi-part operation stays).
+pub fn verify(session: &Session, data: &[u8], signature: &[u8]) -> Result<(), CK_RV> {
+    session.operations.with(|slot| {
+        let Some(Operation::Verify(op)) = slot.as_ref() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        if op.multipart {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        let Some(Operation::Verify(op)) = slot.take() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        op.finish(data, None, signature)
+    })
+}
 
-    pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<(), CK_RV> {
-        let session = self.session(handle)?;
-        session.operations.with(|slot| {
-            if !matches!(slot, Some(Operation::Verify(_))) {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
+pub fn verify_update(session: &Session, data: &[u8]) -> Result<(), CK_RV> {
+    session.operations.with(|slot| {
+        let Some(Operation::Verify(op)) = slot.as_mut() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        match op.hasher.as_mut() {
+            Some(hasher) => {
+                hasher.update(data);
+                op.multipart = true;
+                Ok(())
             }
-            // From here the call ends the operation, whatever it returns.
-            let Some(Operation::Verify(mut op)) = slot.take() else {
-                return Err(CKR_OPERATION_NOT_INITIALIZED);
-            };
-            let Some(hasher) = op.hasher.take() else {
-                return Err(CKR_FUNCTION_NOT_SUPPORTED);
-            };
-            op.finish(&[], Some(hasher.finish()), signature)
-        })
-    }
+            None => {
+                // Raw mechanisms are single-part, as for signing; the call ends it.
+                *slot = None;
+                Err(CKR_FUNCTION_NOT_SUPPORTED)
+            }
+        }
+    })
+}
+
+pub fn verify_final(session: &Session, signature: &[u8]) -> Result<(), CK_RV> {
+    session.operations.with(|slot| {
+        if !matches!(slot, Some(Operation::Verify(_))) {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        }
+        // From here the call ends the operation, whatever it returns.
+        let Some(Operation::Verify(mut op)) = slot.take() else {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        };
+        let Some(hasher) = op.hasher.take() else {
+            return Err(CKR_FUNCTION_NOT_SUPPORTED);
+        };
+        op.finish(&[], Some(hasher.finish()), signature)
+    })
 }
 
 #[cfg(test)]

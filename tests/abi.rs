@@ -18,9 +18,13 @@ fn every_function_before_initialize_is_not_initialized() {
 }
 
 /// `n` function pointers from `table + first`, read unaligned (packed on Windows).
+///
+/// # Safety
+/// `table` points to a function table of at least `first + 8 * n` bytes.
 unsafe fn table_entries(table: *const u8, first: usize, n: usize) -> Vec<usize> {
     (0..n)
-        .map(|i| std::ptr::read_unaligned(table.add(first + i * 8) as *const usize))
+        // SAFETY: inside the table (caller's promise); read_unaligned needs no alignment.
+        .map(|i| unsafe { std::ptr::read_unaligned(table.add(first + i * 8) as *const usize) })
         .collect()
 }
 
@@ -138,7 +142,16 @@ fn initialize_argument_rules() {
             pReserved: null_mut(),
         };
         assert_eq!(init(&mut args as *mut _ as *mut _), CKR_ARGUMENTS_BAD);
+        // All four without OS locking: they would have to be used, and the module
+        // only has the system's locks (§2.2).
+        args.DestroyMutex = Some(other);
+        args.LockMutex = Some(other);
+        args.UnlockMutex = Some(other);
+        args.flags = 0;
+        assert_eq!(init(&mut args as *mut _ as *mut _), CKR_CANT_LOCK);
+        assert_eq!(fin(null_mut()), CKR_CRYPTOKI_NOT_INITIALIZED);
         // All four with OS locking; pReserved ignored.
+        args.flags = CKF_OS_LOCKING_OK;
         args.DestroyMutex = Some(other);
         args.LockMutex = Some(other);
         args.UnlockMutex = Some(other);

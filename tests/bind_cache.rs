@@ -20,7 +20,7 @@ fn temp_cache(name: &str) -> (PathBuf, BindCache) {
     let dir =
         std::env::temp_dir().join(format!("eimza-bind-cache-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cache = BindCache::new(dir.join("eimza-pkcs11"));
+    let cache = BindCache::new(dir.join("eimza-pkcs11"), eimza_pkcs11::ffi::effective_uid());
     (dir, cache)
 }
 

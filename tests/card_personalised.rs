@@ -56,7 +56,7 @@ fn default_card_bind() {
     assert_eq!(t.serial, "0A0B0C0D01020304");
     assert_eq!(t.label, "AKIS_0A0B0C0D01020304");
     assert_eq!(t.manufacturer, "eimza software card");
-    assert_eq!(t.model, "software card");
+    assert_eq!(t.model, "AKIS");
     assert!(t.last_update.is_some());
     assert_eq!(t.user_pin.status, PinStatus::TriesLeft(3));
     assert_eq!((t.user_pin.min_len, t.user_pin.max_len), (6, 6));

@@ -11,7 +11,7 @@ use eimza_pkcs11::card::{
     Card, CardError, HashAlg, PinStatus, PublicKey, SignAlgorithm, TokenData,
 };
 use eimza_pkcs11::reader::software::{SoftCard, SoftwareReader, VirtualSoftCard};
-use eimza_pkcs11::reader::{Reader, ReaderError};
+use eimza_pkcs11::reader::{Reader, ReaderError, SteppedChannel};
 use std::sync::Arc;
 use virtual_card::VirtualCard;
 
@@ -59,7 +59,7 @@ fn bind_reads_the_token() {
     assert_eq!(apdus, 10);
     assert_eq!(t.serial, "0A1B2C3D");
     assert_eq!(t.manufacturer, "eimza software card");
-    assert_eq!(t.model, "software card");
+    assert_eq!(t.model, "AKIS");
     assert_eq!(t.user_pin.status, PinStatus::TriesLeft(3));
     assert_eq!(
         t.puk.as_ref().map(|p| p.status),
@@ -214,8 +214,8 @@ fn reset_by_another_process_loses_login() {
     card.sign(1, SignAlgorithm::Ecdsa, &[3; 32], None)
         .expect("sign after login");
     // A reset through the reader (another connection) is seen too.
-    let mut other = s.reader.connect().expect("second connection");
-    other.reset().expect("reset");
+    let mut other = s.reader.open().expect("second connection");
+    SteppedChannel::reset(&mut other).expect("reset");
     assert_eq!(
         card.sign(1, SignAlgorithm::Ecdsa, &[3; 32], None),
         Err(CardError::ResetLostLogin)

@@ -298,16 +298,26 @@ fn digest_length_queries_and_operation_state() {
         digest(s, b"abc", Some(0)),
         (CKR_BUFFER_TOO_SMALL, 32, vec![])
     );
-    // Bad pointers are refused before the operation is touched.
+    // A failed call ends the digest, bad pointers included (PKCS#11 §5.12; spec §2.12).
     let mut len: CK_ULONG = 32;
     assert_eq!(
         unsafe { (f.C_Digest.unwrap())(s, null_mut(), 3, null_mut(), &mut len) },
         CKR_ARGUMENTS_BAD
     );
     assert_eq!(
+        digest(s, b"abc", Some(100)).0,
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+    assert_eq!(digest_init(s, CKM_SHA256), CKR_OK);
+    assert_eq!(
         unsafe { (f.C_Digest.unwrap())(s, b"abc".as_ptr() as *mut _, 3, null_mut(), null_mut()) },
         CKR_ARGUMENTS_BAD
     );
+    assert_eq!(
+        digest(s, b"abc", Some(100)).0,
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+    assert_eq!(digest_init(s, CKM_SHA256), CKR_OK);
     assert_eq!(
         digest(s, b"abc", Some(100)),
         (CKR_OK, 32, abc_sha256.clone())
@@ -322,23 +332,28 @@ fn digest_length_queries_and_operation_state() {
     assert_eq!(digest_update(s, b"ab"), CKR_OK);
     assert_eq!(digest_final(s, None), (CKR_OK, 48, vec![]));
     assert_eq!(digest_final(s, Some(47)).0, CKR_BUFFER_TOO_SMALL);
-    assert_eq!(
-        unsafe { (f.C_DigestUpdate.unwrap())(s, null_mut(), 1) },
-        CKR_ARGUMENTS_BAD
-    );
     assert_eq!(digest_update(s, b"c"), CKR_OK);
     assert_eq!(
         digest_final(s, Some(48)),
         (CKR_OK, 48, reference_hash(CKM_SHA384, b"abc"))
     );
+    // A C_DigestUpdate refused for a bad pointer ends the digest too.
+    assert_eq!(digest_init(s, CKM_SHA384), CKR_OK);
+    assert_eq!(
+        unsafe { (f.C_DigestUpdate.unwrap())(s, null_mut(), 1) },
+        CKR_ARGUMENTS_BAD
+    );
+    assert_eq!(digest_update(s, b"c"), CKR_OPERATION_NOT_INITIALIZED);
     assert_eq!(digest_final(s, Some(48)).0, CKR_OPERATION_NOT_INITIALIZED);
 
-    // C_Digest cannot finish a multi-part digest: CKR_OPERATION_ACTIVE, and the
-    // multi-part operation goes on.
+    // C_Digest cannot finish a multi-part digest: CKR_OPERATION_ACTIVE, and like any
+    // failed C_Digest it ends the operation.
     assert_eq!(digest_init(s, CKM_SHA256), CKR_OK);
     assert_eq!(digest_update(s, b"a"), CKR_OK);
     assert_eq!(digest(s, b"bc", Some(32)).0, CKR_OPERATION_ACTIVE);
-    assert_eq!(digest_update(s, b"bc"), CKR_OK);
+    assert_eq!(digest_update(s, b"bc"), CKR_OPERATION_NOT_INITIALIZED);
+    assert_eq!(digest_init(s, CKM_SHA256), CKR_OK);
+    assert_eq!(digest_update(s, b"abc"), CKR_OK);
     assert_eq!(digest_final(s, Some(32)), (CKR_OK, 32, abc_sha256.clone()));
 
     // C_SessionCancel(CKF_DIGEST) ends it; CKF_VERIFY does not.
@@ -1155,19 +1170,29 @@ fn verify_operation_state_rules() {
         verify_init(s, &mut sha256, rsa.public),
         CKR_OPERATION_ACTIVE
     );
-    // Bad pointers are refused before the operation is touched.
+    // A failed call ends the verification, bad pointers included (PKCS#11 §5.14).
     assert_eq!(
         unsafe { (f.C_Verify.unwrap())(s, null_mut(), 5, signature.as_ptr() as *mut _, 256) },
         CKR_ARGUMENTS_BAD
     );
+    assert_eq!(verify_final(s, &signature), CKR_OPERATION_NOT_INITIALIZED);
+    assert_eq!(verify_init(s, &mut sha256, rsa.public), CKR_OK);
     assert_eq!(
         unsafe { (f.C_Verify.unwrap())(s, MESSAGE.as_ptr() as *mut _, 5, null_mut(), 256) },
         CKR_ARGUMENTS_BAD
     );
-    // C_Verify cannot finish a multi-part verification: CKR_OPERATION_ACTIVE, and the
-    // operation goes on.
+    assert_eq!(verify_final(s, &signature), CKR_OPERATION_NOT_INITIALIZED);
+    // C_Verify cannot finish a multi-part verification: CKR_OPERATION_ACTIVE, and like
+    // any failed C_Verify it ends the operation.
+    assert_eq!(verify_init(s, &mut sha256, rsa.public), CKR_OK);
     assert_eq!(verify_update(s, &MESSAGE[..10]), CKR_OK);
     assert_eq!(verify_call(s, MESSAGE, &signature), CKR_OPERATION_ACTIVE);
+    assert_eq!(
+        verify_update(s, &MESSAGE[10..]),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+    assert_eq!(verify_init(s, &mut sha256, rsa.public), CKR_OK);
+    assert_eq!(verify_update(s, &MESSAGE[..10]), CKR_OK);
     assert_eq!(verify_update(s, &MESSAGE[10..]), CKR_OK);
     assert_eq!(verify_final(s, &signature), CKR_OK);
     // A refused signature ends the operation like a good one.

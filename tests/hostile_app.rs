@@ -244,20 +244,19 @@ fn null_out_parameters_of_every_function_are_refused() {
             (f.C_Sign.unwrap())(s, null_mut(), 32, null_mut(), &mut len),
             bad,
         );
-        // Pointers are checked before the operation is touched (spec: order of checks),
-        // so the operation is still there and completes normally.
-        assert_eq!(sign_init(s, CKM_ECDSA, key), CKR_OPERATION_ACTIVE);
+        // A signing call that fails ends the operation, bad arguments included
+        // (PKCS#11 §5.11, pkcs11-spec.md §2.6): a new one can start at once.
         let data = [7u8; 32];
+        assert_eq!(sign_init(s, CKM_ECDSA, key), CKR_OK);
         expect(
             "C_Sign NULL length",
             (f.C_Sign.unwrap())(s, data.as_ptr() as *mut _, 32, null_mut(), null_mut()),
             bad,
         );
-        let (rv, signature) = sign(s, &data);
+        let (rv, _) = sign(s, &data);
         assert_eq!(
-            (rv, signature.len()),
-            (CKR_OK, 64),
-            "the operation survived bad pointers"
+            rv, CKR_OPERATION_NOT_INITIALIZED,
+            "C_Sign ended the operation"
         );
         assert_eq!(sign_init(s, CKM_ECDSA_SHA256, key), CKR_OK);
         expect(
@@ -265,7 +264,12 @@ fn null_out_parameters_of_every_function_are_refused() {
             (f.C_SignUpdate.unwrap())(s, null_mut(), 5),
             bad,
         );
-        assert_eq!(sign_init(s, CKM_ECDSA_SHA256, key), CKR_OPERATION_ACTIVE);
+        assert_eq!(
+            (f.C_SignUpdate.unwrap())(s, data.as_ptr() as *mut _, 32),
+            CKR_OPERATION_NOT_INITIALIZED,
+            "C_SignUpdate ended the operation"
+        );
+        assert_eq!(sign_init(s, CKM_ECDSA_SHA256, key), CKR_OK);
         assert_eq!(
             (f.C_SignUpdate.unwrap())(s, data.as_ptr() as *mut _, 32),
             CKR_OK
@@ -279,9 +283,26 @@ fn null_out_parameters_of_every_function_are_refused() {
         let mut out_len = out.len() as CK_ULONG;
         assert_eq!(
             (f.C_SignFinal.unwrap())(s, out.as_mut_ptr(), &mut out_len),
-            CKR_OK
+            CKR_OPERATION_NOT_INITIALIZED,
+            "C_SignFinal ended the operation"
         );
-        assert_eq!(out_len, 64);
+        // Too small a buffer keeps it (and touches no card): the signature follows.
+        assert_eq!(sign_init(s, CKM_ECDSA, key), CKR_OK);
+        let mut small = [0u8; 10];
+        let mut small_len = small.len() as CK_ULONG;
+        assert_eq!(
+            (f.C_Sign.unwrap())(
+                s,
+                data.as_ptr() as *mut _,
+                32,
+                small.as_mut_ptr(),
+                &mut small_len
+            ),
+            CKR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(small_len, 64);
+        let (rv, signature) = sign(s, &data);
+        assert_eq!((rv, signature.len()), (CKR_OK, 64));
     }
     // None of that reached the card's PIN counter, and the module still signs.
     assert_eq!(
@@ -706,12 +727,12 @@ fn calls_out_of_order_are_refused() {
         );
         let (rv, _) = sign(s, &data);
         expect("C_Sign after C_SignUpdate", rv, CKR_OPERATION_ACTIVE);
-        // §2.6: refused without ending the multi-part operation, which still completes.
+        // §2.6: refused, and like every failed C_Sign it ended the multi-part operation.
         let mut out = [0u8; 64];
         let mut out_len = out.len() as CK_ULONG;
         assert_eq!(
             (f.C_SignFinal.unwrap())(s, out.as_mut_ptr(), &mut out_len),
-            CKR_OK
+            CKR_OPERATION_NOT_INITIALIZED
         );
         // Logout in the middle of a search and a signature: both end.
         assert_eq!(sign_init(s, CKM_ECDSA, key), CKR_OK);

@@ -8,7 +8,9 @@
 mod common;
 
 use eimza_pkcs11::card::{Card, CardError, PinStatus, SignAlgorithm};
-use eimza_pkcs11::reader::{system_reader_set, Reader, ReaderError, ReaderSet};
+use eimza_pkcs11::config::Config;
+use eimza_pkcs11::reader::pcsc::{PcscReader, PcscReaderSet, Settings};
+use eimza_pkcs11::reader::{system_reader_set, Reader, ReaderError, ReaderSet, SteppedChannel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use virtual_card::serve::{Plugged, DEFAULT_VPCD};
@@ -48,6 +50,27 @@ fn reader(set: &dyn ReaderSet) -> Arc<dyn Reader> {
         .expect("vpcd reader listed")
 }
 
+/// The PC/SC reader set alone, with the connection settings given, and its vpcd
+/// reader 0 as the concrete type (stepwise transactions).
+fn pcsc_reader(settings: Settings) -> (PcscReaderSet, Arc<PcscReader>) {
+    let set = PcscReaderSet::new(settings);
+    let r = set
+        .readers()
+        .into_iter()
+        .find(|r| r.name() == READER)
+        .expect("vpcd reader listed");
+    (set, r)
+}
+
+/// PC/SC worker threads of this process.
+fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "eimza-pcsc")
+        .count()
+}
+
 fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
@@ -63,8 +86,29 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-reader.sh"]
 fn readers_state_bind_sign_over_pcsc() {
     let _one = SERIAL.lock();
-    let set = system_reader_set();
-    let r = reader(&*set);
+    // Both connection kinds: a worker thread per connection, and everything on the
+    // calling thread (an application that passes CKF_LIBRARY_CANT_CREATE_OS_THREADS).
+    for threads in [true, false] {
+        println!("--- threads allowed: {threads}");
+        let config = Config {
+            threads,
+            ..Config::default()
+        };
+        let workers_before = worker_threads();
+        let set = system_reader_set(&config);
+        bind_sign_reset(&*set);
+        if !threads {
+            assert_eq!(
+                worker_threads(),
+                workers_before,
+                "no thread started without permission"
+            );
+        }
+    }
+}
+
+fn bind_sign_reset(set: &dyn ReaderSet) {
+    let r = reader(set);
     assert!(r.is_hardware());
     let index = set.readers().iter().position(|x| x.name() == READER);
     let plugged = plug_into(&*r);
@@ -99,7 +143,8 @@ fn readers_state_bind_sign_over_pcsc() {
 
     // Another application resets the card: our next signature reports the lost login
     // and sends nothing.
-    let mut other = r.connect().expect("second connection");
+    let (_other_set, other_reader) = pcsc_reader(Settings::default());
+    let mut other = other_reader.open_stepped().expect("second connection");
     other.reset().expect("reset by the other application");
     drop(other);
     let apdus = plugged.card.stats().apdus;
@@ -115,6 +160,7 @@ fn readers_state_bind_sign_over_pcsc() {
 
     // Stable index.
     assert_eq!(set.readers().iter().position(|x| x.name() == READER), index);
+    drop(card);
     drop(plugged);
 }
 
@@ -122,7 +168,7 @@ fn readers_state_bind_sign_over_pcsc() {
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-reader.sh"]
 fn removal_wakes_waiters_and_kills_the_connection() {
     let _one = SERIAL.lock();
-    let set = system_reader_set();
+    let set = system_reader_set(&Config::default());
     let r = reader(&*set);
     let mut plugged = plug_into(&*r);
     let mut card = Card::new(r.connect().expect("connect"));
@@ -168,7 +214,7 @@ fn removal_wakes_waiters_and_kills_the_connection() {
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-reader.sh"]
 fn cancel_releases_a_blocked_wait() {
     let _one = SERIAL.lock();
-    let set = system_reader_set();
+    let set = system_reader_set(&Config::default());
     // A card pulled by the previous test must be gone first: that would be a change.
     let r = reader(&*set);
     assert!(wait_until(Duration::from_secs(5), || !r.state().present));
@@ -190,11 +236,10 @@ fn cancel_releases_a_blocked_wait() {
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-reader.sh"]
 fn transactions_exclude_each_other() {
     let _one = SERIAL.lock();
-    let set = system_reader_set();
-    let r = reader(&*set);
+    let (_set, r) = pcsc_reader(Settings::default());
     let _plugged = plug_into(&*r);
-    let mut a = r.connect().expect("a");
-    let mut b = r.connect().expect("b");
+    let mut a = r.open_stepped().expect("a");
+    let mut b = r.open_stepped().expect("b");
     assert_eq!(a.begin(), Ok(false));
     let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
@@ -214,14 +259,57 @@ fn transactions_exclude_each_other() {
 
 #[test]
 #[ignore = "needs pcscd + vpcd: scripts/test-pcsc-reader.sh"]
-fn begin_waits_a_bounded_time_then_recovers() {
+fn transactions_on_the_calling_thread_exclude_each_other_too() {
     let _one = SERIAL.lock();
-    let set = system_reader_set();
-    let r = reader(&*set);
+    let no_threads = Settings {
+        threads: false,
+        ..Settings::default()
+    };
+    let (_set, r) = pcsc_reader(no_threads);
     let _plugged = plug_into(&*r);
-    eimza_pkcs11::reader::pcsc::set_begin_timeout(Duration::from_millis(300));
     let mut a = r.connect().expect("a");
     let mut b = r.connect().expect("b");
+    let (held, hold) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        a.transaction(&mut |_link, _reset| {
+            held.send(()).ok();
+            released.recv_timeout(Duration::from_secs(10)).ok();
+        })
+    });
+    hold.recv_timeout(Duration::from_secs(5))
+        .expect("a holds the card");
+    let (entered, enter) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        b.transaction(&mut |link, reset| {
+            let answer = link.transmit(&[0x00, 0x84, 0x00, 0x00, 0x08]);
+            entered.send((answer.map(|a| a.len()), reset)).ok();
+        })
+    });
+    assert!(
+        enter.recv_timeout(Duration::from_millis(300)).is_err(),
+        "second transaction must wait for the first"
+    );
+    release.send(()).ok();
+    assert_eq!(
+        enter.recv_timeout(Duration::from_secs(5)),
+        Ok((Ok(10), false))
+    );
+    assert_eq!(holder.join().ok(), Some(Ok(())));
+    assert_eq!(waiter.join().ok(), Some(Ok(())));
+}
+
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-reader.sh"]
+fn begin_waits_a_bounded_time_then_recovers() {
+    let _one = SERIAL.lock();
+    let (_set, r) = pcsc_reader(Settings {
+        card_wait: Duration::from_millis(300),
+        threads: true,
+    });
+    let _plugged = plug_into(&*r);
+    let mut a = r.open_stepped().expect("a");
+    let mut b = r.open_stepped().expect("b");
     assert_eq!(a.begin(), Ok(false));
     let t = Instant::now();
     assert_eq!(b.begin(), Err(ReaderError::Timeout));
@@ -234,5 +322,4 @@ fn begin_waits_a_bounded_time_then_recovers() {
         .expect("transmit");
     assert_eq!(answer.len(), 10);
     b.end();
-    eimza_pkcs11::reader::pcsc::set_begin_timeout(eimza_pkcs11::reader::pcsc::BEGIN_TIMEOUT);
 }

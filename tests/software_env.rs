@@ -4,6 +4,7 @@
 mod common;
 
 use eimza_pkcs11::card::Card;
+use eimza_pkcs11::config::Config;
 use eimza_pkcs11::reader::software::software_card;
 use eimza_pkcs11::reader::{system_reader_set, ReaderError};
 use virtual_card::VirtualCard;
@@ -23,7 +24,7 @@ fn software_readers_from_the_environment() {
         std::env::join_paths([&good, &bad]).expect("card paths"),
     );
 
-    let set = system_reader_set();
+    let set = system_reader_set(&Config::from_env(true, None));
     let readers = set.readers();
     let software: Vec<_> = readers.iter().filter(|r| !r.is_hardware()).collect();
     assert_eq!(software.len(), 2);
@@ -51,7 +52,7 @@ fn software_readers_from_the_environment() {
     assert!(software[0].state().present);
 
     // A second set (module initialised again) finds the same card object.
-    let again = system_reader_set();
+    let again = system_reader_set(&Config::from_env(true, None));
     let soft_again: Vec<_> = again
         .readers()
         .into_iter()
@@ -66,7 +67,7 @@ fn software_readers_from_the_environment() {
     drop((readers, set));
     VirtualCard::from_image(common::image(&common::ec_keys()[..1]), Some(good.clone()))
         .expect("re-created card file");
-    let fresh = system_reader_set();
+    let fresh = system_reader_set(&Config::from_env(true, None));
     let reader = fresh
         .readers()
         .into_iter()

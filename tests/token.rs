@@ -595,10 +595,6 @@ fn signing_rules_and_length_queries() {
             CKR_BUFFER_TOO_SMALL
         );
         assert_eq!(len, 256);
-        assert_eq!(
-            sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), null_mut()),
-            CKR_ARGUMENTS_BAD
-        );
         len = 300;
         assert_eq!(
             sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), &mut len),
@@ -606,6 +602,17 @@ fn signing_rules_and_length_queries() {
         );
         assert_eq!(len, 256);
         // The operation ended with the signature.
+        assert_eq!(
+            sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), &mut len),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+
+        // Any other failure ends the operation, a bad argument too (PKCS#11 §5.11).
+        assert_eq!(sign_init(h, &mut mech, rsa_key.handle()), CKR_OK);
+        assert_eq!(
+            sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), null_mut()),
+            CKR_ARGUMENTS_BAD
+        );
         assert_eq!(
             sign(h, data.as_ptr() as *mut _, 3, out.as_mut_ptr(), &mut len),
             CKR_OPERATION_NOT_INITIALIZED

@@ -312,15 +312,20 @@ pub fn command(lang: Lang) -> clap::Command {
         ))
         .subcommand(pin)
         .subcommand(sign)
-        .subcommand(subcommand(
-            lang,
-            "demo",
-            t(
+        .subcommand(
+            subcommand(
                 lang,
-                "walk through the card's life on a software card",
-                "yazılım kartı üzerinde kartın yaşamını adım adım gösterir",
-            ),
-        ))
+                "demo",
+                t(
+                    lang,
+                    "walk through the card's life on a software card",
+                    "yazılım kartı üzerinde kartın yaşamını adım adım gösterir",
+                ),
+            )
+            // Not in a build without it (the packaged tool): its module has no
+            // software card to run the demo against.
+            .hide(!crate::demo::OFFERED),
+        )
         // `eimza help` works but is not listed (-h/--help is).
         .subcommand(subcommand(lang, "help", t(lang, "this help", "bu yardım")).hide(true))
 }

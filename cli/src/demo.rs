@@ -4,6 +4,11 @@
 //! it (`EIMZA_VIRTUAL_CARD`, one slot per file), then runs the same code as the
 //! commands — status, sign, verify, pin change, three wrong PINs, pin unblock, sign —
 //! with the answers typed by the program (PINs shown as `*`).
+//!
+//! Only with the `demo` feature (on by default: the development build, whose module has
+//! its software card). Without it (the Debian package) `eimza demo` answers "unknown
+//! command": the installed module has no software card to run the demo against.
+#![cfg_attr(not(feature = "demo"), allow(dead_code, unused_imports))]
 
 use crate::commands::{self, Out, SignOptions};
 use crate::i18n::{DemoStep, Lang, Msg, Secret};
@@ -12,8 +17,22 @@ use crate::prompt::Input;
 use crate::token::{self, failure, Module};
 use crate::{Exit, Failure, Options};
 use std::path::{Path, PathBuf};
+#[cfg(feature = "demo")]
 use virtual_card::personalise::{create, CreateOptions};
+#[cfg(feature = "demo")]
 use virtual_card::{store, KeyAlgorithm};
+
+/// Whether this build offers `eimza demo` (help texts may leave it out when not).
+#[allow(dead_code)]
+pub const OFFERED: bool = cfg!(feature = "demo");
+
+#[cfg(not(feature = "demo"))]
+pub fn run(_opts: &Options, _out: &Out) -> Result<(), Failure> {
+    Err(Failure::new(
+        Exit::Usage,
+        Msg::UnknownCommand("demo".into()),
+    ))
+}
 
 /// The software card's defaults (pkcs11-spec.md §1.6, `CreateOptions::default()`).
 const CARD_PIN: &str = "123456";
@@ -31,6 +50,7 @@ impl Drop for DemoDir {
     }
 }
 
+#[cfg(feature = "demo")]
 pub fn run(opts: &Options, out: &Out) -> Result<(), Failure> {
     let dir = DemoDir(std::env::temp_dir().join(format!("eimza-demo-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir.0);
@@ -141,6 +161,7 @@ fn unexpected(step: &str) -> Failure {
 }
 
 /// Personalises a card and writes it to `path`; returns its serial in hex.
+#[cfg(feature = "demo")]
 fn create_card(path: &Path) -> Result<String, Failure> {
     let options = CreateOptions {
         keys: vec![KeyAlgorithm::Rsa2048, KeyAlgorithm::P256],

@@ -54,6 +54,7 @@ impl Input {
     }
 
     /// Input that answers from `answers` in order (PINs and yes/no), for the demo.
+    #[cfg_attr(not(feature = "demo"), allow(dead_code))]
     pub fn scripted(answers: &[&str], lang: Lang) -> Input {
         Input {
             mode: Mode::Lines,
@@ -279,18 +280,26 @@ unsafe fn install(
     handler: extern "C" fn(libc::c_int),
     flags: libc::c_int,
 ) -> Option<libc::sigaction> {
-    let mut current: libc::sigaction = std::mem::zeroed();
-    if libc::sigaction(signal, std::ptr::null(), &mut current) != 0
+    // SAFETY: sigaction is plain data (all-zero is a valid value); the query only
+    // writes `current`.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) } != 0
         || current.sa_sigaction == libc::SIG_IGN
     {
         return None;
     }
-    let mut action: libc::sigaction = std::mem::zeroed();
+    // SAFETY: plain data, all-zero is valid.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = handler as *const () as libc::sighandler_t;
     action.sa_flags = flags;
-    libc::sigemptyset(&mut action.sa_mask);
-    let mut previous: libc::sigaction = std::mem::zeroed();
-    (libc::sigaction(signal, &action, &mut previous) == 0).then_some(previous)
+    // SAFETY: `action.sa_mask` is a valid sigset_t to initialise.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: plain data, all-zero is valid.
+    let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: the handler is async-signal-safe (this function's contract); `action` and
+    // `previous` are valid sigaction values.
+    (unsafe { libc::sigaction(signal, &action, &mut previous) } == 0).then_some(previous)
 }
 
 #[cfg(unix)]

@@ -11,7 +11,7 @@
 use cryptoki_sys::*;
 use eimza_fuzz::Input;
 use eimza_pkcs11::reader::software::{SoftCard, SoftwareReader, VirtualSoftCard};
-use eimza_pkcs11::reader::{ReaderSet, SystemReaderSet};
+use eimza_pkcs11::reader::{Reader, ReaderSet, SystemReaderSet};
 use libfuzzer_sys::fuzz_target;
 use std::ptr::null_mut;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -59,9 +59,9 @@ fn fresh_readers() -> Arc<dyn ReaderSet> {
         readers.push(Arc::new(SoftwareReader::new(
             format!("fuzz card {i}"),
             Some(card as Arc<dyn SoftCard>),
-        )));
+        )) as Arc<dyn Reader>);
     }
-    Arc::new(SystemReaderSet::new(false, readers))
+    Arc::new(SystemReaderSet::new(None, readers))
 }
 
 extern "C" fn create_mutex(mutex: *mut *mut std::ffi::c_void) -> CK_RV {

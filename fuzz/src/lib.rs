@@ -5,7 +5,7 @@
 use eimza_pkcs11::card::{
     Card, HashAlg, PinEncoding, PinInfo, PinStatus, PublicKey, SignAlgorithm,
 };
-use eimza_pkcs11::reader::{CardChannel, ReaderError};
+use eimza_pkcs11::reader::{ReaderError, SteppedChannel};
 
 /// Reads the fuzz input front to back; past the end every read gives zeros/empty.
 pub struct Input<'a> {
@@ -99,7 +99,7 @@ impl ScriptedChannel {
     }
 }
 
-impl CardChannel for ScriptedChannel {
+impl SteppedChannel for ScriptedChannel {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         let n = self.transactions;
         self.transactions += 1;

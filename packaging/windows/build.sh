@@ -24,9 +24,12 @@ changelog_date=$(sed -n 's/^ -- .*>  \(.*\)$/\1/p' packaging/changelog | head -1
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d "$changelog_date" +%s)}
 export SOURCE_DATE_EPOCH
 
-# Shipped artifacts carry no test code: default features only.
+# Shipped artifacts carry no test code: no software card in the module, no demo in the
+# tool (--no-default-features, as packaging/build-deb.sh). The same target folder as
+# the tests' Windows build, so the dependencies are compiled once; only the module and
+# the tool are built again (and replace the tests' copies).
 if [ "${EIMZA_WIN_NO_BUILD:-0}" != 1 ]; then
-  cargo build --release --locked --target "$TARGET" -p eimza-pkcs11 -p eimza >&2
+  cargo build --release --locked --no-default-features --target "$TARGET" -p eimza-pkcs11 -p eimza >&2
 fi
 BUILT=${CARGO_TARGET_DIR:-target}/$TARGET/release
 for f in eimza_pkcs11.dll eimza.exe; do [ -f "$BUILT/$f" ] || die "$BUILT/$f is missing"; done

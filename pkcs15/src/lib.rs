@@ -13,6 +13,10 @@
 //! `pkcs15-cert.c`, `pkcs15-pin.c`, `dir.c`) so OpenSC can read what we write;
 //! `tests/opensc-dump.sh` checks that with `pkcs15-tool --dump` on a served card.
 
+#![forbid(unsafe_code)]
+
+#[cfg(any(test, feature = "fixture"))]
+pub mod fixture;
 mod objects;
 mod tlv;
 

@@ -8,104 +8,56 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn user_pin() -> PinObject {
-    PinObject {
-        common: CommonObjectAttributes {
-            label: Some("PIN".into()),
-            flags: 0,
-            auth_id: Some(vec![0x02]),
-            user_consent: None,
-        },
-        auth_id: Some(vec![0x01]),
-        attributes: PinAttributes {
-            flags: pin_flags::LOCAL | pin_flags::INITIALIZED,
-            pin_type: PinType::AsciiNumeric,
-            min_length: 6,
-            stored_length: 6,
-            max_length: Some(6),
-            reference: 0x81,
-            pad_char: None,
-            path: None,
-        },
-    }
-}
+use crate::fixture::{self, user_pin};
 
+/// The fixture card's PUK with every optional field a PIN object can carry.
 fn puk() -> PinObject {
-    PinObject {
-        common: CommonObjectAttributes {
-            label: Some("PUK".into()),
-            ..Default::default()
-        },
-        auth_id: Some(vec![0x02]),
-        attributes: PinAttributes {
-            flags: pin_flags::LOCAL
-                | pin_flags::INITIALIZED
-                | pin_flags::UNBLOCKING_PIN
-                | pin_flags::SO_PIN,
-            pin_type: PinType::AsciiNumeric,
-            min_length: 8,
-            stored_length: 8,
-            max_length: Some(8),
-            reference: 0x82,
-            pad_char: Some(0xFF),
-            path: Some(Path::new(&[0x3F, 0x00, 0x3D, 0x00])),
-        },
-    }
+    let mut puk = fixture::puk();
+    puk.attributes.pad_char = Some(0xFF);
+    puk.attributes.path = Some(Path::new(&[0x3F, 0x00, 0x3D, 0x00]));
+    puk
 }
 
+/// The fixture card's key 1 as an RSA-2048 key with userConsent, every access flag
+/// and a path.
 fn rsa_key() -> PrivateKeyObject {
-    PrivateKeyObject {
-        common: CommonObjectAttributes {
-            label: Some("12345678950NES0".into()),
-            flags: object_flags::PRIVATE,
-            auth_id: Some(vec![0x01]),
-            user_consent: Some(1),
-        },
-        key: CommonKeyAttributes {
-            id: vec![0xAB; 20],
-            usage: key_usage::SIGN | key_usage::NON_REPUDIATION,
-            native: true,
-            access_flags: key_access::SENSITIVE
-                | key_access::ALWAYS_SENSITIVE
-                | key_access::NEVER_EXTRACTABLE
-                | key_access::LOCAL,
-            key_reference: Some(1),
-        },
+    let mut key = fixture::Key {
+        key_ref: 1,
         kind: KeyKind::Rsa {
             modulus_length: 2048,
         },
-        path: Some(Path::new(&[0x3F, 0x00, 0x3D, 0x00])),
+        spki: Vec::new(),
+        user_consent: true,
     }
+    .private_key_object();
+    key.key.access_flags = key_access::SENSITIVE
+        | key_access::ALWAYS_SENSITIVE
+        | key_access::NEVER_EXTRACTABLE
+        | key_access::LOCAL;
+    key.path = Some(Path::new(&[0x3F, 0x00, 0x3D, 0x00]));
+    key
 }
 
+/// The fixture card's key 2 as a P-384 key for signing only, with a path.
 fn ec_key() -> PrivateKeyObject {
-    PrivateKeyObject {
-        common: CommonObjectAttributes {
-            label: Some("12345678950NES1".into()),
-            flags: object_flags::PRIVATE,
-            auth_id: Some(vec![0x01]),
-            user_consent: None,
-        },
-        key: CommonKeyAttributes {
-            id: vec![0x11; 20],
-            usage: key_usage::SIGN,
-            native: true,
-            access_flags: key_access::SENSITIVE,
-            key_reference: Some(2),
-        },
-        kind: KeyKind::Ec {
-            field_size: Some(384),
-            curve: Some(curves::P384),
-        },
-        path: Some(Path::new(&[0x3F, 0x00, 0x3D, 0x00])),
+    let mut key = fixture::Key {
+        key_ref: 2,
+        kind: fixture::ec_kind(384),
+        spki: Vec::new(),
+        user_consent: false,
     }
+    .private_key_object();
+    key.key.usage = key_usage::SIGN;
+    key.path = Some(Path::new(&[0x3F, 0x00, 0x3D, 0x00]));
+    key
 }
 
 #[test]
 fn pin_object_matches_hand_encoding() {
-    // Built by hand from the ASN.1:
-    // 30 27                                  PIN AuthenticationObject
-    //   30 08 0C 03 "PIN" 04 01 02           CommonObjectAttributes label, authId 02
+    // Built by hand from the ASN.1 (the fixture card's user PIN):
+    // 30 2B                                  PIN AuthenticationObject
+    //   30 0C 0C 03 "PIN"                    CommonObjectAttributes label,
+    //         03 02 07 80 04 01 02             flags private(0), authId 02
     //   30 03 04 01 01                       CommonAuthenticationObjectAttributes authId 01
     //   A1 16 30 14                          [1] typeAttributes, PinAttributes
     //     03 02 03 48                        pinFlags local(1) initialized(4)
@@ -113,7 +65,7 @@ fn pin_object_matches_hand_encoding() {
     //     02 01 06  02 01 06  02 01 06       min / stored / max length
     //     80 02 00 81                        pinReference [0] 129
     let expected = hex(
-        "3027 3008 0C03 50494E 040102 3003 040101 A116 3014 03020348 0A0101
+        "302B 300C 0C03 50494E 03020780 040102 3003 040101 A116 3014 03020348 0A0101
          020106 020106 020106 80020081",
     );
     assert_eq!(user_pin().encode(), expected);

@@ -1,7 +1,12 @@
-//! APDU encoding/decoding (ISO 7816-4 short and extended), status words.
+//! APDUs: encoding/decoding (ISO 7816-4 short and extended), status words, and the
+//! transport of one transaction (`transport`: `6Cxx`, `61xx`, counters).
 //!
 //! Command APDUs may carry PIN values, so every encoded buffer is a
 //! `Zeroizing<Vec<u8>>` and is wiped when dropped.
+
+pub mod transport;
+
+pub use transport::{thread_io, IoCounters, Transport, TransportError};
 
 use zeroize::Zeroizing;
 

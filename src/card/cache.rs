@@ -9,6 +9,13 @@
 //! `lastUpdate` (which the card changes whenever its contents change); a card without
 //! `lastUpdate` is never cached. Files are written atomically with mode 0600; a
 //! corrupt, foreign or oversized file is ignored.
+//!
+//! Trust: the entry is read inside the host application (the browser shows the
+//! certificates it holds), so it is used only when the folder and the file belong to
+//! the user the module runs as and nobody else can write them (no group or other
+//! write bit, no symbolic link). Otherwise another local user could plant the
+//! certificates shown for the card. Where ownership cannot be checked (no Unix) there
+//! is no cache.
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -22,62 +29,42 @@ const FORMAT_VERSION: u16 = 1;
 const MAX_ENTRY_BYTES: u64 = 1 << 20;
 /// Serial numbers longer than this are not used as file names.
 const MAX_SERIAL_BYTES: usize = 32;
-const DIR_NAME: &str = "eimza-pkcs11";
 
 /// Key of one cached file: its path from the MF (without `3F00`) and the offset read.
-pub(crate) type FileKey = (Vec<u8>, usize);
+pub type FileKey = (Vec<u8>, usize);
 
-/// Where cache entries live. `None` from [`BindCache::from_env`] means "no cache".
+/// Where cache entries live (the folder comes from the `Config`), and whose they must
+/// be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindCache {
     dir: PathBuf,
+    /// The user the folder and the entries must belong to; `None`: unknown, nothing is
+    /// trusted.
+    owner: Option<u32>,
 }
 
-/// What a cold bind read, to be stored; or what a stored entry offers.
+/// What a cold bind read, to be stored; or what a stored entry offers. Public, with
+/// [`encode`] and [`decode`], for the fuzzer (`fuzz/fuzz_targets/bind_cache.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub atr: Vec<u8>,
     pub token_info: Vec<u8>,
     pub files: HashMap<FileKey, Vec<u8>>,
 }
 
 impl BindCache {
-    /// A cache in `dir` (created on first write).
-    pub fn new(dir: impl Into<PathBuf>) -> BindCache {
-        BindCache { dir: dir.into() }
-    }
-
-    /// The cache the environment asks for: `EIMZA_PKCS11_CACHE` = `0`/`off`/`no`/`false`
-    /// → none; else `$XDG_CACHE_HOME/eimza-pkcs11`, else `$HOME/.cache/eimza-pkcs11`;
-    /// on Windows `%LOCALAPPDATA%\eimza-pkcs11` (the user's local, not roaming, data).
-    pub fn from_env() -> Option<BindCache> {
-        let var = |name| std::env::var_os(name).map(PathBuf::from);
-        #[cfg(not(windows))]
-        let (cache_home, home) = (var("XDG_CACHE_HOME"), var("HOME"));
-        #[cfg(windows)]
-        let (cache_home, home) = (var("LOCALAPPDATA"), None);
-        Self::from_vars(
-            std::env::var("EIMZA_PKCS11_CACHE").ok().as_deref(),
-            cache_home,
-            home,
-        )
-    }
-
-    /// [`from_env`](Self::from_env) with the variables given (testable without the
-    /// process environment).
-    pub fn from_vars(
-        setting: Option<&str>,
-        xdg_cache_home: Option<PathBuf>,
-        home: Option<PathBuf>,
-    ) -> Option<BindCache> {
-        if crate::reader::is_off(setting) {
-            return None;
+    /// A cache in `dir` (created on first write) trusted only when owned by `owner`
+    /// (the effective user id of the process).
+    pub fn new(dir: impl Into<PathBuf>, owner: Option<u32>) -> BindCache {
+        BindCache {
+            dir: dir.into(),
+            owner,
         }
-        // The XDG spec: a relative path is invalid and must be ignored.
-        let base = xdg_cache_home
-            .filter(|p| p.is_absolute())
-            .or_else(|| home.filter(|p| p.is_absolute()).map(|h| h.join(".cache")))?;
-        Some(BindCache::new(base.join(DIR_NAME)))
+    }
+
+    /// The folder exists, belongs to the owner and nobody else can write it.
+    fn trusted_dir(&self) -> bool {
+        trusted(&self.dir, self.owner, Kind::Dir)
     }
 
     pub fn dir(&self) -> &Path {
@@ -97,8 +84,18 @@ impl BindCache {
     /// bytes. Anything unreadable or malformed is treated as absent.
     pub(crate) fn load(&self, serial: &[u8], atr: &[u8], token_info: &[u8]) -> Option<Entry> {
         let path = self.entry_path(serial)?;
+        if !self.trusted_dir() || !trusted(&path, self.owner, Kind::File) {
+            if path.exists() {
+                crate::log_at!(
+                    crate::log::Level::Warn,
+                    "bind cache: {} is not the user's alone: ignored",
+                    path.display()
+                );
+            }
+            return None;
+        }
         let meta = std::fs::symlink_metadata(&path).ok()?;
-        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
+        if meta.len() > MAX_ENTRY_BYTES {
             return None;
         }
         let bytes = std::fs::read(&path).ok()?;
@@ -115,6 +112,11 @@ impl BindCache {
             .entry_path(serial)
             .ok_or_else(|| std::io::Error::other("serial unfit for a cache key"))?;
         create_private_dir(&self.dir)?;
+        if !self.trusted_dir() {
+            return Err(std::io::Error::other(
+                "cache folder not the user's alone: not written",
+            ));
+        }
         static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
         let temp = self.dir.join(format!(
             ".tmp-{}-{}",
@@ -139,6 +141,39 @@ impl BindCache {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// `path` is a folder or regular file (not a link) of `owner` that neither its group
+/// nor others may write.
+#[cfg(unix)]
+fn trusted(path: &Path, owner: Option<u32>, kind: Kind) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(owner), Ok(meta)) = (owner, std::fs::symlink_metadata(path)) else {
+        return false;
+    };
+    let right_kind = match kind {
+        Kind::Dir => meta.is_dir(),
+        Kind::File => meta.is_file(),
+    };
+    right_kind && owner_only(meta.uid(), meta.mode(), owner)
+}
+
+/// Without Unix ownership and modes nothing can be checked: nothing is trusted.
+#[cfg(not(unix))]
+fn trusted(_path: &Path, _owner: Option<u32>, _kind: Kind) -> bool {
+    false
+}
+
+/// Owned by `owner`, no write permission for group or others.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn owner_only(uid: u32, mode: u32, owner: u32) -> bool {
+    uid == owner && mode & 0o022 == 0
 }
 
 #[cfg(unix)]
@@ -182,7 +217,8 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-pub(crate) fn encode(entry: &Entry) -> Vec<u8> {
+/// The file content for `entry`.
+pub fn encode(entry: &Entry) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
@@ -224,7 +260,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-pub(crate) fn decode(bytes: &[u8]) -> Option<Entry> {
+/// A stored entry, if `bytes` is one (any damage: `None`). Runs inside the host
+/// application on a file from disk: fuzzed (`fuzz/fuzz_targets/bind_cache.rs`).
+pub fn decode(bytes: &[u8]) -> Option<Entry> {
     let body_len = bytes.len().checked_sub(32)?;
     let (body, digest) = bytes.split_at(body_len);
     if Sha256::digest(body).as_slice() != digest {
@@ -294,10 +332,17 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    fn me() -> Option<u32> {
+        crate::ffi::effective_uid()
+    }
+
+    // The bind cache exists only where its trust rule can be checked (Unix).
+    #[cfg(unix)]
     #[test]
     fn store_is_private_and_load_needs_the_same_atr_and_token_info() {
         let dir = temp_dir("store");
-        let cache = BindCache::new(dir.join("eimza-pkcs11"));
+        let cache = BindCache::new(dir.join("eimza-pkcs11"), me());
         let entry = sample();
         let serial = [0x01, 0x02];
         cache.store(&serial, &entry).expect("store");
@@ -333,39 +378,83 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Windows: no ownership or modes to check, so nothing is written or served.
+    #[cfg(not(unix))]
     #[test]
-    fn environment_selects_the_directory_or_turns_the_cache_off() {
-        // Absolute paths on both systems (Windows needs a drive).
-        let drive = if cfg!(windows) { "C:" } else { "" };
-        let abs = |p: &str| PathBuf::from(format!("{drive}{p}"));
-        let xdg = Some(abs("/x/cache"));
-        let home = Some(abs("/home/u"));
-        let dir = |c: Option<BindCache>| c.map(|c| c.dir().to_path_buf());
+    fn without_unix_ownership_nothing_is_stored_or_served() {
+        let dir = temp_dir("no-unix");
+        let cache = BindCache::new(dir.join("eimza-pkcs11"), Some(0));
+        let entry = sample();
+        assert!(cache.store(&[0x01, 0x02], &entry).is_err());
         assert_eq!(
-            dir(BindCache::from_vars(None, xdg.clone(), home.clone())),
-            Some(abs("/x/cache/eimza-pkcs11"))
+            cache.load(&[0x01, 0x02], &entry.atr, &entry.token_info),
+            None
         );
-        assert_eq!(
-            dir(BindCache::from_vars(Some("1"), None, home.clone())),
-            Some(abs("/home/u/.cache/eimza-pkcs11"))
-        );
-        // A relative XDG_CACHE_HOME is invalid: fall back to HOME.
-        assert_eq!(
-            dir(BindCache::from_vars(None, Some("rel".into()), home.clone())),
-            Some(abs("/home/u/.cache/eimza-pkcs11"))
-        );
-        for off in ["0", "off", "NO", "false"] {
-            assert_eq!(
-                BindCache::from_vars(Some(off), xdg.clone(), home.clone()),
-                None
-            );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ownership_and_write_bits_decide() {
+        let me = 1000;
+        assert!(owner_only(me, 0o700, me));
+        assert!(owner_only(me, 0o644, me), "readable by others is fine");
+        assert!(owner_only(me, 0o100600, me), "file type bits do not matter");
+        assert!(!owner_only(me, 0o720, me), "group-writable");
+        assert!(!owner_only(me, 0o702, me), "writable by others");
+        assert!(!owner_only(0, 0o700, me), "another user's");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn entries_another_user_could_have_written_are_ignored() {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        let dir = temp_dir("trust");
+        let folder = dir.join("eimza-pkcs11");
+        let cache = BindCache::new(&folder, me());
+        let entry = sample();
+        let serial = [0x0A, 0x0B];
+        cache.store(&serial, &entry).expect("store");
+        let path = cache.entry_path(&serial).expect("path");
+        let load = |c: &BindCache| c.load(&serial, &entry.atr, &entry.token_info);
+        assert_eq!(load(&cache), Some(entry.clone()), "the user's own entry");
+
+        // A folder others may write: anyone could have put the file there.
+        for mode in [0o777, 0o770, 0o1777] {
+            chmod(&folder, mode);
+            assert_eq!(load(&cache), None, "folder mode {mode:o}");
+            assert!(cache.store(&serial, &entry).is_err(), "not written either");
         }
-        assert_eq!(BindCache::from_vars(None, None, None), None);
+        chmod(&folder, 0o700);
+        // A file others may write.
+        for mode in [0o666, 0o620, 0o602] {
+            chmod(&path, mode);
+            assert_eq!(load(&cache), None, "file mode {mode:o}");
+        }
+        chmod(&path, 0o644);
+        assert_eq!(
+            load(&cache),
+            Some(entry.clone()),
+            "read-only for others is fine"
+        );
+        // Another user's folder and file (the owner the cache expects differs).
+        let someone_else = BindCache::new(&folder, me().map(|uid| uid.wrapping_add(1)));
+        assert_eq!(load(&someone_else), None);
+        // Nobody known: nothing trusted.
+        assert_eq!(load(&BindCache::new(&folder, None)), None);
+        // A link to an entry, even the user's own, is not an entry.
+        let real = dir.join("elsewhere.bin");
+        std::fs::rename(&path, &real).expect("move");
+        std::os::unix::fs::symlink(&real, &path).expect("symlink");
+        assert_eq!(load(&cache), None, "symbolic link");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn unfit_serials_have_no_entry() {
-        let cache = BindCache::new("/tmp/x");
+        let cache = BindCache::new("/tmp/x", None);
         assert_eq!(cache.entry_path(&[]), None);
         assert_eq!(cache.entry_path(&[0u8; 33]), None);
         assert!(cache.entry_path(&[0xAB]).is_some());

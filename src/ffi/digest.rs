@@ -2,7 +2,7 @@
 
 use super::sign::{describe_mechanism, read_mechanism};
 use super::*;
-use crate::digest::DigestOutput;
+use crate::digest::{end_on_failure, DigestOutput};
 
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestInit(
@@ -11,22 +11,31 @@ pub unsafe extern "C" fn C_DigestInit(
 ) -> CK_RV {
     entry(
         "C_DigestInit",
-        || format!("hSession={hSession}, {}", describe_mechanism(pMechanism)),
+        || {
+            // SAFETY: pMechanism is NULL or the caller's CK_MECHANISM.
+            let described = unsafe { describe_mechanism(pMechanism) };
+            format!("hSession={hSession}, {described}")
+        },
         |m| {
-            m.session(hSession)?;
-            let (mechanism, has_params, _) = read_mechanism(pMechanism)?;
-            m.digest_init(hSession, mechanism, has_params)
+            let session = m.session(hSession)?;
+            // SAFETY: pMechanism is NULL or the caller's CK_MECHANISM with its parameters.
+            let (mechanism, has_params, _) = unsafe { read_mechanism(pMechanism) }?;
+            crate::digest::digest_init(&session, mechanism, has_params)
         },
     )
 }
 
 /// Deliver a digest by the out-buffer convention.
+///
+/// # Safety
+/// As [`write_array`] for `pDigest` and `pulDigestLen`.
 unsafe fn deliver(
     output: DigestOutput,
     pDigest: *mut CK_BYTE,
     pulDigestLen: *mut CK_ULONG,
 ) -> Result<(), CK_RV> {
-    let len = out_ref(pulDigestLen)?;
+    // SAFETY: pulDigestLen is NULL or a CK_ULONG (this function's contract).
+    let len = unsafe { out_ref(pulDigestLen) }?;
     match output {
         DigestOutput::Length(n) => {
             *len = n as CK_ULONG;
@@ -36,7 +45,8 @@ unsafe fn deliver(
             *len = n as CK_ULONG;
             Err(CKR_BUFFER_TOO_SMALL)
         }
-        DigestOutput::Digest(digest) => write_array(pDigest, pulDigestLen, &digest),
+        // SAFETY: as this function's contract says.
+        DigestOutput::Digest(digest) => unsafe { write_array(pDigest, pulDigestLen, &digest) },
     }
 }
 
@@ -54,11 +64,20 @@ pub unsafe extern "C" fn C_Digest(
             format!("hSession={hSession}, pData={pData:p}, ulDataLen={ulDataLen}, pDigest={pDigest:p}, pulDigestLen={pulDigestLen:p}")
         },
         |m| {
-            m.session(hSession)?;
-            let data = in_slice(pData, ulDataLen)?;
-            let capacity = out_capacity(pDigest, pulDigestLen)?;
-            let output = m.digest(hSession, data, capacity)?;
-            deliver(output, pDigest, pulDigestLen)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pData holds ulDataLen bytes; pulDigestLen is NULL or a CK_ULONG.
+                let (data, capacity) = unsafe {
+                    (
+                        in_slice(pData, ulDataLen),
+                        out_capacity(pDigest, pulDigestLen),
+                    )
+                };
+                let output = crate::digest::digest(&session, data?, capacity?)?;
+                // SAFETY: pDigest is NULL or holds *pulDigestLen bytes.
+                unsafe { deliver(output, pDigest, pulDigestLen) }
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -73,9 +92,13 @@ pub unsafe extern "C" fn C_DigestUpdate(
         "C_DigestUpdate",
         || format!("hSession={hSession}, pPart={pPart:p}, ulPartLen={ulPartLen}"),
         |m| {
-            m.session(hSession)?;
-            let part = in_slice(pPart, ulPartLen)?;
-            m.digest_update(hSession, part)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pPart holds ulPartLen bytes.
+                let part = unsafe { in_slice(pPart, ulPartLen) }?;
+                crate::digest::digest_update(&session, part)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -85,7 +108,10 @@ pub unsafe extern "C" fn C_DigestKey(hSession: CK_SESSION_HANDLE, hKey: CK_OBJEC
     entry(
         "C_DigestKey",
         || format!("hSession={hSession}, hKey={hKey}"),
-        |m| m.digest_key(hSession, hKey),
+        |m| {
+            let session = m.session(hSession)?;
+            crate::digest::digest_key(&session, hKey)
+        },
     )
 }
 
@@ -99,10 +125,15 @@ pub unsafe extern "C" fn C_DigestFinal(
         "C_DigestFinal",
         || format!("hSession={hSession}, pDigest={pDigest:p}, pulDigestLen={pulDigestLen:p}"),
         |m| {
-            m.session(hSession)?;
-            let capacity = out_capacity(pDigest, pulDigestLen)?;
-            let output = m.digest_final(hSession, capacity)?;
-            deliver(output, pDigest, pulDigestLen)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pulDigestLen is NULL or a CK_ULONG.
+                let capacity = unsafe { out_capacity(pDigest, pulDigestLen) }?;
+                let output = crate::digest::digest_final(&session, capacity)?;
+                // SAFETY: pDigest is NULL or holds *pulDigestLen bytes.
+                unsafe { deliver(output, pDigest, pulDigestLen) }
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }

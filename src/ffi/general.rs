@@ -1,17 +1,43 @@
 //! General-purpose functions (PKCS#11 §5.4): library lifecycle, info, function tables.
 
 use super::*;
+use crate::config::Config;
 use std::ffi::c_void;
 
-/// The reader set a new library state starts from. Tests inside the crate may
-/// replace it (see [`set_reader_source`]); everyone else gets the system readers.
+/// The reader set a new library state starts from. The fuzzer replaces it (see
+/// [`set_reader_source`]); everyone else gets the system readers. A test hook: only in
+/// development builds (the `software-card` feature), never in the shipped module.
+#[cfg(feature = "software-card")]
 pub type ReaderSource = fn() -> Arc<dyn crate::reader::ReaderSet>;
 
+#[cfg(feature = "software-card")]
 static READER_SOURCE: RwLock<Option<ReaderSource>> = RwLock::new(None);
 
-/// Make C_Initialize build its state over another reader set (in-process tests).
+/// Make C_Initialize build its state over another reader set (in-process fuzzing).
+#[cfg(feature = "software-card")]
 pub fn set_reader_source(source: Option<ReaderSource>) {
     *READER_SOURCE.write() = source;
+}
+
+/// The reader set and bind cache of a new library state: the system's readers with
+/// the persistent cache, or a reader set installed by the fuzzer (bound uncached).
+fn readers_and_cache(
+    config: &Config,
+) -> (
+    Arc<dyn crate::reader::ReaderSet>,
+    Option<crate::card::BindCache>,
+) {
+    #[cfg(feature = "software-card")]
+    if let Some(make) = *READER_SOURCE.read() {
+        return (make(), None);
+    }
+    (
+        crate::reader::system_reader_set(config),
+        config
+            .cache_dir
+            .clone()
+            .map(|dir| crate::card::BindCache::new(dir, config.user)),
+    )
 }
 
 #[no_mangle]
@@ -20,10 +46,14 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
         "C_Initialize",
         || format!("pInitArgs={pInitArgs:p}"),
         || {
+            let mut threads = true;
             if !pInitArgs.is_null() {
                 // Copied: the caller's structure is never kept. pReserved is ignored on
                 // purpose (NSS and p11-kit pass strings there).
-                let args = std::ptr::read_unaligned(pInitArgs as *const CK_C_INITIALIZE_ARGS);
+                // SAFETY: not NULL, and a CK_C_INITIALIZE_ARGS by PKCS#11's contract;
+                // read unaligned (a packed structure on Windows) and copied.
+                let args =
+                    unsafe { std::ptr::read_unaligned(pInitArgs as *const CK_C_INITIALIZE_ARGS) };
                 // Fields by value: the structure is 1-byte packed on Windows.
                 let callbacks = [
                     { args.CreateMutex }.is_some(),
@@ -35,15 +65,31 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 if given != 0 && given != 4 {
                     return Err(CKR_ARGUMENTS_BAD);
                 }
-                // With or without CKF_OS_LOCKING_OK the module uses native locks, which
-                // is what the application's callbacks would provide; it creates no
-                // threads of its own, so CKF_LIBRARY_CANT_CREATE_OS_THREADS is fine too.
+                // The module locks with the operating system's primitives. Callbacks
+                // with CKF_OS_LOCKING_OK leave it the choice; callbacks without it
+                // would have to be used, which the module cannot: CKR_CANT_LOCK, as
+                // PKCS#11 says (§2.2; no client passes that combination).
+                if given == 4 && args.flags & CKF_OS_LOCKING_OK == 0 {
+                    return Err(CKR_CANT_LOCK);
+                }
+                // With CKF_LIBRARY_CANT_CREATE_OS_THREADS it starts no thread (§2.2).
+                threads = args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0;
             }
-            crate::log::init();
             let pid = std::process::id();
+            if matches!(&*GLOBAL.read(), Some(g) if g.pid == pid) {
+                return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+            }
+            let config = Config::from_env(threads, super::os::effective_uid());
+            crate::log::install_panic_hook();
+            crate::log::configure(&config);
+            // Readers are listed (pcscd asked) before the global lock is taken: every
+            // other call of every thread needs that lock.
+            let (readers, bind_cache) = readers_and_cache(&config);
+            let module = Arc::new(Module::with_bind_cache(readers, bind_cache));
             let mut global = GLOBAL.write();
             if let Some(existing) = global.take() {
                 if existing.pid == pid {
+                    // Another thread's C_Initialize won the race.
                     *global = Some(existing);
                     return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED);
                 }
@@ -52,20 +98,7 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                 std::mem::forget(existing);
                 crate::log_at!(Level::Info, "C_Initialize in a forked child: fresh state");
             }
-            let source = *READER_SOURCE.read();
-            // The persistent bind cache serves the system's readers (PC/SC and
-            // EIMZA_VIRTUAL_CARD); a reader source installed by tests binds uncached.
-            let (readers, bind_cache) = match source {
-                Some(make) => (make(), None),
-                None => (
-                    crate::reader::system_reader_set(),
-                    crate::card::BindCache::from_env(),
-                ),
-            };
-            *global = Some(Global {
-                module: Arc::new(Module::with_bind_cache(readers, bind_cache)),
-                pid,
-            });
+            *global = Some(Global { module, pid });
             Ok(())
         },
     )
@@ -114,14 +147,15 @@ pub unsafe extern "C" fn C_GetInfo(pInfo: *mut CK_INFO) -> CK_RV {
         "C_GetInfo",
         || format!("pInfo={pInfo:p}"),
         |_| {
-            let info = out_ref(pInfo)?;
+            // SAFETY: pInfo is NULL or the caller's CK_INFO.
+            let info = unsafe { out_ref(pInfo) }?;
             let (major, minor) = library_version();
             *info = CK_INFO {
                 cryptokiVersion: CK_VERSION {
                     major: 2,
                     minor: 40,
                 },
-                manufacturerID: padded(crate::state::MANUFACTURER),
+                manufacturerID: padded(crate::token::MANUFACTURER),
                 flags: 0,
                 libraryDescription: padded("Turkish e-signature cards (AKIS)"),
                 libraryVersion: CK_VERSION { major, minor },
@@ -143,18 +177,22 @@ pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION
         "C_GetFunctionList",
         || format!("ppFunctionList={ppFunctionList:p}"),
         || {
-            let out = out_ref(ppFunctionList)?;
+            // SAFETY: ppFunctionList is NULL or the caller's pointer slot.
+            let out = unsafe { out_ref(ppFunctionList) }?;
             *out = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
             Ok(())
         },
     )
 }
 
-/// `CK_INTERFACE` holds raw pointers; these point at immutable statics.
 /// Offered by C_GetInterfaceList: 3.0 and 2.20. The 2.40 entry is only found by
 /// C_GetInterface when asked for 2.40 (it is C_GetFunctionList's table).
 struct Interfaces([CK_INTERFACE; 3]);
 const LISTED_INTERFACES: usize = 2;
+/// The version at the start of each table of [`INTERFACES`], in the same order.
+const INTERFACE_VERSIONS: [(u8, u8); 3] = [(3, 0), (2, 20), (2, 40)];
+// SAFETY: `CK_INTERFACE` holds raw pointers, which are not Sync; these point at
+// immutable statics (a name and function tables) that are never written.
 unsafe impl Sync for Interfaces {}
 
 const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
@@ -194,7 +232,9 @@ pub unsafe extern "C" fn C_GetInterfaceList(
                     flags: i.flags,
                 })
                 .collect();
-            write_array(pInterfacesList, pulCount, &list)
+            // SAFETY: pulCount is NULL or a CK_ULONG; pInterfacesList is NULL or holds
+            // *pulCount interfaces (§2.1).
+            unsafe { write_array(pInterfacesList, pulCount, &list) }
         },
     )
 }
@@ -212,22 +252,27 @@ pub unsafe extern "C" fn C_GetInterface(
             format!("pInterfaceName={pInterfaceName:p}, pVersion={pVersion:p}, ppInterface={ppInterface:p}, flags={flags:#x}")
         },
         || {
-            let out = out_ref(ppInterface)?;
+            // SAFETY: ppInterface is NULL or the caller's pointer slot.
+            let out = unsafe { out_ref(ppInterface) }?;
             if !pInterfaceName.is_null() {
-                let name = std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char);
+                // SAFETY: not NULL: a NUL-terminated string by PKCS#11's contract.
+                let name =
+                    unsafe { std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char) };
                 if name.to_bytes() != &INTERFACE_NAME[..INTERFACE_NAME.len() - 1] {
                     return Err(CKR_ARGUMENTS_BAD);
                 }
             }
-            let wanted = pVersion.as_ref().map(|v| (v.major, v.minor));
-            let found = INTERFACES.0.iter().find(|i| {
-                // Every function list starts with its CK_VERSION.
-                let v = &*(i.pFunctionList as *const CK_VERSION);
-                let version = (v.major, v.minor);
-                // Requested flags must all be offered (we offer none).
-                wanted.is_none_or(|w| w == version) && (i.flags & flags) == flags
-            });
-            let interface = found.ok_or(CKR_ARGUMENTS_BAD)?;
+            // SAFETY: pVersion is NULL or the caller's CK_VERSION.
+            let wanted = unsafe { pVersion.as_ref() }.map(|v| (v.major, v.minor));
+            let found = INTERFACES
+                .0
+                .iter()
+                .zip(INTERFACE_VERSIONS)
+                .find(|(i, version)| {
+                    // Requested flags must all be offered (we offer none).
+                    wanted.is_none_or(|w| w == *version) && (i.flags & flags) == flags
+                });
+            let (interface, _) = found.ok_or(CKR_ARGUMENTS_BAD)?;
             *out = interface as *const CK_INTERFACE as *mut CK_INTERFACE;
             Ok(())
         },

@@ -7,12 +7,16 @@
 //! the helpers below before any Rust code sees them.
 //!
 //! Safety contract of all exported functions: the caller passes pointers that are
-//! either NULL or valid for the lengths it states, as PKCS#11 requires.
+//! either NULL or valid for the lengths it states, as PKCS#11 requires (§2.1: a
+//! caller lying about a buffer size cannot be defended against). Every `unsafe` block
+//! relies on exactly that and says which pointer it dereferences (`// SAFETY:`);
+//! `unsafe_op_in_unsafe_fn` is denied, so no unsafe operation hides in a function body.
 #![allow(non_snake_case, clippy::missing_safety_doc)]
 
 mod digest;
 mod general;
 mod object;
+mod os;
 mod session;
 mod sign;
 mod slot;
@@ -21,15 +25,17 @@ mod unsupported;
 mod verify;
 
 use crate::log::Level;
-use crate::state::Module;
+use crate::module::Module;
 use cryptoki_sys::*;
 use parking_lot::RwLock;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
+#[cfg(feature = "software-card")]
 #[doc(hidden)]
 pub use general::set_reader_source;
+pub use os::effective_uid;
 pub use tables::{FUNCTION_LIST, FUNCTION_LIST_2_20, FUNCTION_LIST_3_0};
 
 /// The initialised library of this process. `pid` detects a forked child that did
@@ -54,6 +60,8 @@ fn call(
     args: impl FnOnce() -> String,
     body: impl FnOnce() -> Result<(), CK_RV>,
 ) -> CK_RV {
+    // A panic from here on is the module's: the hook reports it to the log only.
+    let _module = crate::log::InModule::enter();
     // A thread-local read; taken even with the log off, since C_Initialize turns it on.
     let io_before = crate::card::thread_io();
     let outcome = catch_unwind(AssertUnwindSafe(body));
@@ -107,6 +115,9 @@ fn to_usize(len: CK_ULONG) -> Result<usize, CK_RV> {
 }
 
 /// An input array: NULL is accepted only with length 0.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reading `len` elements for `'a`.
 unsafe fn in_slice<'a, T>(ptr: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV> {
     let len = to_usize(len)?;
     if len == 0 {
@@ -115,9 +126,15 @@ unsafe fn in_slice<'a, T>(ptr: *const T, len: CK_ULONG) -> Result<&'a [T], CK_RV
     if ptr.is_null() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    Ok(std::slice::from_raw_parts(ptr, len))
+    // SAFETY: not NULL, and valid for `len` elements by this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// An array the module fills in place: NULL is accepted only with length 0.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reading and writing `len` elements for `'a`, and
+/// nothing else accesses them meanwhile.
 unsafe fn in_out_slice<'a, T>(ptr: *mut T, len: CK_ULONG) -> Result<&'a mut [T], CK_RV> {
     let len = to_usize(len)?;
     if len == 0 {
@@ -126,23 +143,33 @@ unsafe fn in_out_slice<'a, T>(ptr: *mut T, len: CK_ULONG) -> Result<&'a mut [T],
     if ptr.is_null() {
         return Err(CKR_ARGUMENTS_BAD);
     }
-    Ok(std::slice::from_raw_parts_mut(ptr, len))
+    // SAFETY: not NULL, valid and not aliased for `len` elements by the contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
 /// A required output location.
+///
+/// # Safety
+/// `ptr` is NULL or valid for reading and writing one `T` for `'a`.
 unsafe fn out_ref<'a, T>(ptr: *mut T) -> Result<&'a mut T, CK_RV> {
-    ptr.as_mut().ok_or(CKR_ARGUMENTS_BAD)
+    // SAFETY: NULL gives None; otherwise valid by this function's contract.
+    unsafe { ptr.as_mut() }.ok_or(CKR_ARGUMENTS_BAD)
 }
 
 /// A PIN, copied at once into memory that is wiped after use.
 /// No card PIN is this long; refusing early avoids copying absurd lengths.
 const MAX_PIN_LEN: CK_ULONG = 256;
 
+///
+/// # Safety
+/// As [`in_slice`].
 unsafe fn pin_arg(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<Zeroizing<Vec<u8>>, CK_RV> {
     if len > MAX_PIN_LEN {
         return Err(CKR_PIN_LEN_RANGE);
     }
-    Ok(Zeroizing::new(in_slice(ptr, len)?.to_vec()))
+    // SAFETY: this function's contract is in_slice's.
+    let pin = unsafe { in_slice(ptr, len) }?;
+    Ok(Zeroizing::new(pin.to_vec()))
 }
 
 /// Upper bound for buffers the module allocates on the caller's word (random bytes,
@@ -151,12 +178,17 @@ pub(crate) const MAX_ALLOCATION: usize = 1 << 20;
 
 /// Output array convention: NULL buffer → length only; too small → length and
 /// CKR_BUFFER_TOO_SMALL; else copy. The length is written only after the size check.
+///
+/// # Safety
+/// `out_len` is NULL or valid for one `CK_ULONG`; `out` is NULL or valid for writing
+/// `*out_len` elements, and does not overlap `data`.
 unsafe fn write_array<T: Copy>(
     out: *mut T,
     out_len: *mut CK_ULONG,
     data: &[T],
 ) -> Result<(), CK_RV> {
-    let len = out_ref(out_len)?;
+    // SAFETY: `out_len` as this function's contract says.
+    let len = unsafe { out_ref(out_len) }?;
     let needed = data.len() as CK_ULONG;
     if out.is_null() {
         *len = needed;
@@ -166,14 +198,19 @@ unsafe fn write_array<T: Copy>(
         *len = needed;
         return Err(CKR_BUFFER_TOO_SMALL);
     }
-    std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len());
+    // SAFETY: `out` holds `*len` >= `data.len()` elements and does not overlap `data`.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len()) };
     *len = needed;
     Ok(())
 }
 
 /// For outputs computed only when there is room (signatures): `None` = NULL buffer.
+///
+/// # Safety
+/// `out_len` is NULL or valid for one `CK_ULONG`.
 unsafe fn out_capacity(out: *mut u8, out_len: *mut CK_ULONG) -> Result<Option<usize>, CK_RV> {
-    let len = out_ref(out_len)?;
+    // SAFETY: `out_len` as this function's contract says.
+    let len = unsafe { out_ref(out_len) }?;
     if out.is_null() {
         Ok(None)
     } else {

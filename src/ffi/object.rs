@@ -17,7 +17,8 @@ pub unsafe extern "C" fn C_GetAttributeValue(
         },
         |m| {
             let session = m.session(hSession)?;
-            let template = in_out_slice(pTemplate, ulCount)?;
+            // SAFETY: pTemplate holds ulCount attributes, the caller's (§2.1).
+            let template = unsafe { in_out_slice(pTemplate, ulCount) }?;
             let object = session.token.visible_object(hObject)?;
             // Every attribute is processed; the worst problem decides the result.
             let (mut sensitive, mut invalid, mut too_small) = (false, false, false);
@@ -40,11 +41,15 @@ pub unsafe extern "C" fn C_GetAttributeValue(
                             // CK_UNAVAILABLE_INFORMATION: no buffer is that big.
                             && to_usize(attribute.ulValueLen).is_ok()
                         {
-                            std::ptr::copy_nonoverlapping(
-                                value.as_ptr(),
-                                attribute.pValue as *mut u8,
-                                value.len(),
-                            );
+                            // SAFETY: pValue holds ulValueLen >= value.len() bytes,
+                            // the caller's; the module's value does not overlap it.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(
+                                    value.as_ptr(),
+                                    attribute.pValue as *mut u8,
+                                    value.len(),
+                                )
+                            };
                             attribute.ulValueLen = needed;
                         } else {
                             attribute.ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -77,7 +82,8 @@ pub unsafe extern "C" fn C_GetObjectSize(
         || format!("hSession={hSession}, hObject={hObject}, pulSize={pulSize:p}"),
         |m| {
             let session = m.session(hSession)?;
-            let out = out_ref(pulSize)?;
+            // SAFETY: pulSize is NULL or the caller's CK_ULONG.
+            let out = unsafe { out_ref(pulSize) }?;
             *out = session.token.visible_object(hObject)?.size() as CK_ULONG;
             Ok(())
         },
@@ -85,20 +91,25 @@ pub unsafe extern "C" fn C_GetObjectSize(
 }
 
 /// Copy a search template; values are compared byte for byte.
+///
+/// # Safety
+/// `pTemplate` is NULL or holds `ulCount` attributes, each `pValue` NULL or holding
+/// `ulValueLen` bytes.
 unsafe fn read_template(
     pTemplate: *const CK_ATTRIBUTE,
     ulCount: CK_ULONG,
 ) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>, CK_RV> {
-    in_slice(pTemplate, ulCount)?
+    // SAFETY: as this function's contract says.
+    let template = unsafe { in_slice(pTemplate, ulCount) }?;
+    template
         .iter()
         .map(|a| {
             if to_usize(a.ulValueLen)? > MAX_ALLOCATION {
                 return Err(CKR_ATTRIBUTE_VALUE_INVALID);
             }
-            Ok((
-                a.type_,
-                in_slice(a.pValue as *const u8, a.ulValueLen)?.to_vec(),
-            ))
+            // SAFETY: each value as this function's contract says.
+            let value = unsafe { in_slice(a.pValue as *const u8, a.ulValueLen) }?;
+            Ok((a.type_, value.to_vec()))
         })
         .collect()
 }
@@ -112,22 +123,26 @@ pub unsafe extern "C" fn C_FindObjectsInit(
     entry(
         "C_FindObjectsInit",
         || {
-            format!(
-                "hSession={hSession}, pTemplate={pTemplate:p}, ulCount={ulCount}, {}",
-                describe_template(pTemplate, ulCount)
-            )
+            // SAFETY: pTemplate is NULL or holds ulCount attributes.
+            let described = unsafe { describe_template(pTemplate, ulCount) };
+            format!("hSession={hSession}, pTemplate={pTemplate:p}, ulCount={ulCount}, {described}")
         },
         |m| {
-            m.session(hSession)?;
-            let template = read_template(pTemplate, ulCount)?;
-            m.find_init(hSession, template)
+            let session = m.session(hSession)?;
+            // SAFETY: pTemplate holds ulCount attributes with their values (§2.1).
+            let template = unsafe { read_template(pTemplate, ulCount) }?;
+            session.find_init(&template)
         },
     )
 }
 
 /// Attribute types and lengths for the log (values may be long; types tell enough).
+///
+/// # Safety
+/// `pTemplate` is NULL or holds `ulCount` attributes.
 unsafe fn describe_template(pTemplate: *const CK_ATTRIBUTE, ulCount: CK_ULONG) -> String {
-    match in_slice(pTemplate, ulCount) {
+    // SAFETY: as this function's contract says.
+    match unsafe { in_slice(pTemplate, ulCount) } {
         Ok(t) => t
             .iter()
             // By value: CK_ATTRIBUTE is 1-byte packed on Windows.
@@ -152,8 +167,15 @@ pub unsafe extern "C" fn C_FindObjects(
         },
         |m| {
             let session = m.session(hSession)?;
-            let count = out_ref(pulObjectCount)?;
-            let out = in_out_slice(phObject, ulMaxObjectCount)?;
+            // SAFETY: pulObjectCount is NULL or the caller's CK_ULONG; phObject holds
+            // ulMaxObjectCount handles (§2.1).
+            let (count, out) = unsafe {
+                (
+                    out_ref(pulObjectCount),
+                    in_out_slice(phObject, ulMaxObjectCount),
+                )
+            };
+            let (count, out) = (count?, out?);
             let hits = session.find_next(out.len())?;
             out[..hits.len()].copy_from_slice(&hits);
             *count = hits.len() as CK_ULONG;

@@ -18,7 +18,8 @@ pub unsafe extern "C" fn C_OpenSession(
         },
         |m| {
             m.slot(slotID)?;
-            let out = out_ref(phSession)?;
+            // SAFETY: phSession is NULL or the caller's CK_SESSION_HANDLE.
+            let out = unsafe { out_ref(phSession) }?;
             // Notify callbacks are never called: the module has no surrender points.
             *out = m.open_session(slotID, flags)?;
             Ok(())
@@ -53,8 +54,9 @@ pub unsafe extern "C" fn C_GetSessionInfo(
         "C_GetSessionInfo",
         || format!("hSession={hSession}, pInfo={pInfo:p}"),
         |m| {
-            let info = m.session_info(hSession)?;
-            *out_ref(pInfo)? = info;
+            let info = m.session(hSession)?.info();
+            // SAFETY: pInfo is NULL or the caller's CK_SESSION_INFO.
+            *unsafe { out_ref(pInfo) }? = info;
             Ok(())
         },
     )
@@ -77,13 +79,14 @@ pub unsafe extern "C" fn C_Login(
             )
         },
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             if pPin.is_null() {
                 // No protected authentication path on this token.
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let pin = pin_arg(pPin, ulPinLen)?;
-            m.login(hSession, userType, pin)
+            // SAFETY: pPin holds ulPinLen bytes, the caller's (§2.1).
+            let pin = unsafe { pin_arg(pPin, ulPinLen) }?;
+            crate::pin::login(&session, userType, pin)
         },
     )
 }
@@ -103,14 +106,16 @@ pub unsafe extern "C" fn C_LoginUser(
             format!("hSession={hSession}, userType={userType}, ulPinLen={ulPinLen}, pUsername={pUsername:p}, ulUsernameLen={ulUsernameLen}")
         },
         |m| {
-            m.session(hSession)?;
-            in_slice(pUsername, ulUsernameLen)?;
+            let session = m.session(hSession)?;
+            // SAFETY: pUsername is NULL or holds ulUsernameLen bytes.
+            unsafe { in_slice(pUsername, ulUsernameLen) }?;
             if pPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
             // The card has no user names: the name is ignored (PKCS#11 3.0 §5.7).
-            let pin = pin_arg(pPin, ulPinLen)?;
-            m.login(hSession, userType, pin)
+            // SAFETY: pPin holds ulPinLen bytes, the caller's (§2.1).
+            let pin = unsafe { pin_arg(pPin, ulPinLen) }?;
+            crate::pin::login(&session, userType, pin)
         },
     )
 }
@@ -120,7 +125,10 @@ pub unsafe extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
     entry(
         "C_Logout",
         || format!("hSession={hSession}"),
-        |m| m.logout(hSession),
+        |m| {
+            let session = m.session(hSession)?;
+            crate::pin::logout(&session)
+        },
     )
 }
 
@@ -134,12 +142,13 @@ pub unsafe extern "C" fn C_InitPIN(
         "C_InitPIN",
         || format!("hSession={hSession}, ulPinLen={ulPinLen}"),
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             if pPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let pin = pin_arg(pPin, ulPinLen)?;
-            m.init_pin(hSession, pin)
+            // SAFETY: pPin holds ulPinLen bytes.
+            let pin = unsafe { pin_arg(pPin, ulPinLen) }?;
+            crate::pin::init_pin(&session, pin)
         },
     )
 }
@@ -156,13 +165,14 @@ pub unsafe extern "C" fn C_SetPIN(
         "C_SetPIN",
         || format!("hSession={hSession}, ulOldLen={ulOldLen}, ulNewLen={ulNewLen}"),
         |m| {
-            m.session(hSession)?;
+            let session = m.session(hSession)?;
             if pOldPin.is_null() || pNewPin.is_null() {
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let old = pin_arg(pOldPin, ulOldLen)?;
-            let new = pin_arg(pNewPin, ulNewLen)?;
-            m.set_pin(hSession, old, new)
+            // SAFETY: pOldPin holds ulOldLen bytes, pNewPin ulNewLen bytes.
+            let (old, new) = unsafe { (pin_arg(pOldPin, ulOldLen), pin_arg(pNewPin, ulNewLen)) };
+            let (old, new) = (old?, new?);
+            crate::pin::set_pin(&session, old, new)
         },
     )
 }

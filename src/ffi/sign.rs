@@ -2,13 +2,18 @@
 
 use super::*;
 use crate::mechanism::PssParams;
-use crate::session::SignOutput;
+use crate::sign::{end_on_failure, SignOutput};
 
 /// Read a CK_MECHANISM: (type, has parameters, PSS parameters if the block has their size).
+///
+/// # Safety
+/// `pMechanism` is NULL or a valid `CK_MECHANISM` whose `pParameter` is NULL or holds
+/// `ulParameterLen` bytes.
 pub(super) unsafe fn read_mechanism(
     pMechanism: *const CK_MECHANISM,
 ) -> Result<(CK_MECHANISM_TYPE, bool, Option<PssParams>), CK_RV> {
-    let mechanism = pMechanism.as_ref().ok_or(CKR_ARGUMENTS_BAD)?;
+    // SAFETY: NULL gives None; otherwise valid by this function's contract.
+    let mechanism = unsafe { pMechanism.as_ref() }.ok_or(CKR_ARGUMENTS_BAD)?;
     let len = mechanism.ulParameterLen;
     if mechanism.pParameter.is_null() {
         if len != 0 {
@@ -18,7 +23,11 @@ pub(super) unsafe fn read_mechanism(
         return Ok((mechanism.mechanism, false, None));
     }
     let pss = if len as usize == std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
-        let p = std::ptr::read_unaligned(mechanism.pParameter as *const CK_RSA_PKCS_PSS_PARAMS);
+        // SAFETY: pParameter holds ulParameterLen = size_of::<CK_RSA_PKCS_PSS_PARAMS>()
+        // bytes (the contract); read unaligned, copied, never kept.
+        let p = unsafe {
+            std::ptr::read_unaligned(mechanism.pParameter as *const CK_RSA_PKCS_PSS_PARAMS)
+        };
         Some(PssParams {
             hash_alg: p.hashAlg,
             mgf: p.mgf,
@@ -30,8 +39,13 @@ pub(super) unsafe fn read_mechanism(
     Ok((mechanism.mechanism, len != 0, pss))
 }
 
+/// The mechanism type and parameter length, for the log.
+///
+/// # Safety
+/// `pMechanism` is NULL or a valid `CK_MECHANISM`.
 pub(super) unsafe fn describe_mechanism(pMechanism: *const CK_MECHANISM) -> String {
-    match pMechanism.as_ref() {
+    // SAFETY: NULL gives None; otherwise valid by this function's contract.
+    match unsafe { pMechanism.as_ref() } {
         Some(m) => {
             // By value: CK_MECHANISM is 1-byte packed on Windows.
             let (mechanism, parameter_len) = (m.mechanism, m.ulParameterLen);
@@ -50,26 +64,30 @@ pub unsafe extern "C" fn C_SignInit(
     entry(
         "C_SignInit",
         || {
-            format!(
-                "hSession={hSession}, {}, hKey={hKey}",
-                describe_mechanism(pMechanism)
-            )
+            // SAFETY: pMechanism is NULL or the caller's CK_MECHANISM.
+            let described = unsafe { describe_mechanism(pMechanism) };
+            format!("hSession={hSession}, {described}, hKey={hKey}")
         },
         |m| {
-            m.session(hSession)?;
-            let (mechanism, has_params, pss) = read_mechanism(pMechanism)?;
-            m.sign_init(hSession, mechanism, has_params, pss, hKey)
+            let session = m.session(hSession)?;
+            // SAFETY: pMechanism is NULL or the caller's CK_MECHANISM with its parameters.
+            let (mechanism, has_params, pss) = unsafe { read_mechanism(pMechanism) }?;
+            crate::sign::sign_init(&session, mechanism, has_params, pss, hKey)
         },
     )
 }
 
 /// Deliver a signature result by the out-buffer convention.
+///
+/// # Safety
+/// As [`write_array`] for `pSignature` and `pulSignatureLen`.
 unsafe fn deliver(
     output: SignOutput,
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> Result<(), CK_RV> {
-    let len = out_ref(pulSignatureLen)?;
+    // SAFETY: pulSignatureLen is NULL or a CK_ULONG (this function's contract).
+    let len = unsafe { out_ref(pulSignatureLen) }?;
     match output {
         SignOutput::Length(n) => {
             *len = n as CK_ULONG;
@@ -79,7 +97,8 @@ unsafe fn deliver(
             *len = n as CK_ULONG;
             Err(CKR_BUFFER_TOO_SMALL)
         }
-        SignOutput::Signature(sig) => write_array(pSignature, pulSignatureLen, &sig),
+        // SAFETY: as this function's contract says.
+        SignOutput::Signature(sig) => unsafe { write_array(pSignature, pulSignatureLen, &sig) },
     }
 }
 
@@ -97,11 +116,23 @@ pub unsafe extern "C" fn C_Sign(
             format!("hSession={hSession}, pData={pData:p}, ulDataLen={ulDataLen}, pSignature={pSignature:p}, pulSignatureLen={pulSignatureLen:p}")
         },
         |m| {
-            m.session(hSession)?;
-            let data = in_slice(pData, ulDataLen)?;
-            let capacity = out_capacity(pSignature, pulSignatureLen)?;
-            let output = m.sign(hSession, data, capacity)?;
-            deliver(output, pSignature, pulSignatureLen)
+            let session = m.session(hSession)?;
+            // Any failure but CKR_BUFFER_TOO_SMALL ends the operation, bad arguments
+            // included (PKCS#11 §5.11; pkcs11-spec.md §2.6).
+            let outcome = (|| {
+                // SAFETY: pData holds ulDataLen bytes; pulSignatureLen is NULL or a
+                // CK_ULONG (§2.1).
+                let (data, capacity) = unsafe {
+                    (
+                        in_slice(pData, ulDataLen),
+                        out_capacity(pSignature, pulSignatureLen),
+                    )
+                };
+                let output = crate::sign::sign(&session, data?, capacity?)?;
+                // SAFETY: pSignature is NULL or holds *pulSignatureLen bytes.
+                unsafe { deliver(output, pSignature, pulSignatureLen) }
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -116,9 +147,13 @@ pub unsafe extern "C" fn C_SignUpdate(
         "C_SignUpdate",
         || format!("hSession={hSession}, pPart={pPart:p}, ulPartLen={ulPartLen}"),
         |m| {
-            m.session(hSession)?;
-            let part = in_slice(pPart, ulPartLen)?;
-            m.sign_update(hSession, part)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pPart holds ulPartLen bytes (§2.1).
+                let part = unsafe { in_slice(pPart, ulPartLen) }?;
+                crate::sign::sign_update(&session, part)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -135,10 +170,15 @@ pub unsafe extern "C" fn C_SignFinal(
             format!("hSession={hSession}, pSignature={pSignature:p}, pulSignatureLen={pulSignatureLen:p}")
         },
         |m| {
-            m.session(hSession)?;
-            let capacity = out_capacity(pSignature, pulSignatureLen)?;
-            let output = m.sign_final(hSession, capacity)?;
-            deliver(output, pSignature, pulSignatureLen)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pulSignatureLen is NULL or a CK_ULONG (§2.1).
+                let capacity = unsafe { out_capacity(pSignature, pulSignatureLen) }?;
+                let output = crate::sign::sign_final(&session, capacity)?;
+                // SAFETY: pSignature is NULL or holds *pulSignatureLen bytes.
+                unsafe { deliver(output, pSignature, pulSignatureLen) }
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -153,12 +193,13 @@ pub unsafe extern "C" fn C_GenerateRandom(
         "C_GenerateRandom",
         || format!("hSession={hSession}, RandomData={RandomData:p}, ulRandomLen={ulRandomLen}"),
         |m| {
-            m.session(hSession)?;
-            let out = in_out_slice(RandomData, ulRandomLen)?;
+            let session = m.session(hSession)?;
+            // SAFETY: RandomData holds ulRandomLen bytes (§2.1).
+            let out = unsafe { in_out_slice(RandomData, ulRandomLen) }?;
             if out.len() > MAX_ALLOCATION {
                 return Err(CKR_ARGUMENTS_BAD);
             }
-            let bytes = m.random(hSession, out.len())?;
+            let bytes = session.random(out.len())?;
             out.copy_from_slice(&bytes);
             Ok(())
         },
@@ -176,7 +217,8 @@ pub unsafe extern "C" fn C_SeedRandom(
         || format!("hSession={hSession}, pSeed={pSeed:p}, ulSeedLen={ulSeedLen}"),
         |m| {
             m.session(hSession)?;
-            in_slice(pSeed, ulSeedLen)?;
+            // SAFETY: pSeed holds ulSeedLen bytes (§2.1).
+            unsafe { in_slice(pSeed, ulSeedLen) }?;
             Err(CKR_RANDOM_SEED_NOT_SUPPORTED)
         },
     )

@@ -13,9 +13,11 @@ pub unsafe extern "C" fn C_GetSlotList(
         "C_GetSlotList",
         || format!("tokenPresent={tokenPresent}, pSlotList={pSlotList:p}, pulCount={pulCount:p}"),
         |m| {
-            out_ref(pulCount)?;
+            // SAFETY: pulCount is NULL or the caller's CK_ULONG (§2.1).
+            unsafe { out_ref(pulCount) }?;
             let slots = m.slot_list(tokenPresent != CK_FALSE);
-            write_array(pSlotList, pulCount, &slots)
+            // SAFETY: pSlotList is NULL or holds *pulCount slot ids, the caller's (§2.1).
+            unsafe { write_array(pSlotList, pulCount, &slots) }
         },
     )
 }
@@ -27,7 +29,8 @@ pub unsafe extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_I
         || format!("slotID={slotID}, pInfo={pInfo:p}"),
         |m| {
             let info = m.slot_info(slotID)?;
-            *out_ref(pInfo)? = info;
+            // SAFETY: pInfo is NULL or the caller's CK_SLOT_INFO.
+            *unsafe { out_ref(pInfo) }? = info;
             Ok(())
         },
     )
@@ -40,7 +43,8 @@ pub unsafe extern "C" fn C_GetTokenInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_TOKEN
         || format!("slotID={slotID}, pInfo={pInfo:p}"),
         |m| {
             m.slot(slotID)?;
-            let out = out_ref(pInfo)?;
+            // SAFETY: pInfo is NULL or the caller's CK_TOKEN_INFO.
+            let out = unsafe { out_ref(pInfo) }?;
             *out = m.token_info(slotID)?;
             Ok(())
         },
@@ -58,9 +62,11 @@ pub unsafe extern "C" fn C_GetMechanismList(
         || format!("slotID={slotID}, pMechanismList={pMechanismList:p}, pulCount={pulCount:p}"),
         |m| {
             m.slot(slotID)?;
-            out_ref(pulCount)?;
+            // SAFETY: pulCount is NULL or the caller's CK_ULONG.
+            unsafe { out_ref(pulCount) }?;
             let list = m.mechanism_list(slotID)?;
-            write_array(pMechanismList, pulCount, &list)
+            // SAFETY: pMechanismList is NULL or holds *pulCount mechanism types.
+            unsafe { write_array(pMechanismList, pulCount, &list) }
         },
     )
 }
@@ -76,7 +82,8 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
         || format!("slotID={slotID}, type={type_:#x}, pInfo={pInfo:p}"),
         |m| {
             m.slot(slotID)?;
-            let out = out_ref(pInfo)?;
+            // SAFETY: pInfo is NULL or the caller's CK_MECHANISM_INFO.
+            let out = unsafe { out_ref(pInfo) }?;
             *out = m.mechanism_info(slotID, type_)?;
             Ok(())
         },
@@ -112,7 +119,8 @@ pub unsafe extern "C" fn C_WaitForSlotEvent(
         "C_WaitForSlotEvent",
         || format!("flags={flags:#x}, pSlot={pSlot:p}, pReserved={pReserved:p}"),
         |m| {
-            let out = out_ref(pSlot)?;
+            // SAFETY: pSlot is NULL or the caller's CK_SLOT_ID.
+            let out = unsafe { out_ref(pSlot) }?;
             *out = m.wait_for_slot_event(flags & CKF_DONT_BLOCK != 0)?;
             Ok(())
         },

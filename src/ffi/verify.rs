@@ -2,6 +2,7 @@
 
 use super::sign::{describe_mechanism, read_mechanism};
 use super::*;
+use crate::verify::end_on_failure;
 
 #[no_mangle]
 pub unsafe extern "C" fn C_VerifyInit(
@@ -12,15 +13,15 @@ pub unsafe extern "C" fn C_VerifyInit(
     entry(
         "C_VerifyInit",
         || {
-            format!(
-                "hSession={hSession}, {}, hKey={hKey}",
-                describe_mechanism(pMechanism)
-            )
+            // SAFETY: pMechanism is NULL or the caller's CK_MECHANISM.
+            let described = unsafe { describe_mechanism(pMechanism) };
+            format!("hSession={hSession}, {described}, hKey={hKey}")
         },
         |m| {
-            m.session(hSession)?;
-            let (mechanism, has_params, pss) = read_mechanism(pMechanism)?;
-            m.verify_init(hSession, mechanism, has_params, pss, hKey)
+            let session = m.session(hSession)?;
+            // SAFETY: pMechanism is NULL or the caller's CK_MECHANISM with its parameters.
+            let (mechanism, has_params, pss) = unsafe { read_mechanism(pMechanism) }?;
+            crate::verify::verify_init(&session, mechanism, has_params, pss, hKey)
         },
     )
 }
@@ -39,10 +40,18 @@ pub unsafe extern "C" fn C_Verify(
             format!("hSession={hSession}, pData={pData:p}, ulDataLen={ulDataLen}, pSignature={pSignature:p}, ulSignatureLen={ulSignatureLen}")
         },
         |m| {
-            m.session(hSession)?;
-            let data = in_slice(pData, ulDataLen)?;
-            let signature = in_slice(pSignature, ulSignatureLen)?;
-            m.verify(hSession, data, signature)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pData holds ulDataLen bytes, pSignature ulSignatureLen bytes.
+                let (data, signature) = unsafe {
+                    (
+                        in_slice(pData, ulDataLen),
+                        in_slice(pSignature, ulSignatureLen),
+                    )
+                };
+                crate::verify::verify(&session, data?, signature?)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -57,9 +66,13 @@ pub unsafe extern "C" fn C_VerifyUpdate(
         "C_VerifyUpdate",
         || format!("hSession={hSession}, pPart={pPart:p}, ulPartLen={ulPartLen}"),
         |m| {
-            m.session(hSession)?;
-            let part = in_slice(pPart, ulPartLen)?;
-            m.verify_update(hSession, part)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pPart holds ulPartLen bytes.
+                let part = unsafe { in_slice(pPart, ulPartLen) }?;
+                crate::verify::verify_update(&session, part)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }
@@ -78,9 +91,13 @@ pub unsafe extern "C" fn C_VerifyFinal(
             )
         },
         |m| {
-            m.session(hSession)?;
-            let signature = in_slice(pSignature, ulSignatureLen)?;
-            m.verify_final(hSession, signature)
+            let session = m.session(hSession)?;
+            let outcome = (|| {
+                // SAFETY: pSignature holds ulSignatureLen bytes.
+                let signature = unsafe { in_slice(pSignature, ulSignatureLen) }?;
+                crate::verify::verify_final(&session, signature)
+            })();
+            end_on_failure(&session, outcome)
         },
     )
 }

@@ -1,9 +1,12 @@
-//! Readers: PC/SC readers through the `pcsc` crate, and in-process software cards
+//! Readers: PC/SC readers through the `pcsc` crate, and (development builds with the
+//! `software-card` feature only) in-process software cards
 //! (`EIMZA_VIRTUAL_CARD=FILE[:FILE...]`).
 
 pub mod pcsc;
+#[cfg(feature = "software-card")]
 pub mod software;
 
+use crate::config::Config;
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,20 +45,80 @@ pub trait Reader: Send + Sync {
     fn connect(&self) -> Result<Box<dyn CardChannel>, ReaderError>;
 }
 
-/// A connection to one card.
+/// What one transaction sends through: the link to the card while it is held.
+pub trait Link {
+    /// Send one APDU, return data ‖ SW1 SW2.
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError>;
+    /// Reset the card, staying in the transaction (the LOGOUT fallback).
+    fn reset(&mut self) -> Result<(), ReaderError>;
+    /// ATR of the card (read again after a reset).
+    fn atr(&self) -> &[u8];
+}
+
+/// A connection to one card. Transactions are scoped: the card is held exactly while
+/// `body` runs, and released however it ends (also when it panics), so no transaction
+/// can be left open and no worker is needed to hold one (pkcs11-spec.md §3.6).
 pub trait CardChannel: Send {
-    /// Start an exclusive transaction. `Ok(true)` if the card was reset by someone
-    /// else since the last transaction (the channel has already reconnected; any
-    /// security state on the card is gone).
+    /// Run `body` inside one exclusive transaction. Its flag says the card was reset by
+    /// someone else since this connection's previous transaction (the connection has
+    /// already reconnected; the card's security state is gone).
+    fn transaction(&mut self, body: &mut dyn FnMut(&mut dyn Link, bool))
+        -> Result<(), ReaderError>;
+    /// ATR of the connected card.
+    fn atr(&self) -> &[u8];
+}
+
+/// A connection whose transactions begin and end in separate calls (the software card,
+/// the PC/SC worker connection, test doubles). Every one is a [`CardChannel`].
+pub trait SteppedChannel: Send {
+    /// Start an exclusive transaction: `Ok(true)` if the card was reset by someone else
+    /// since the last transaction.
     fn begin(&mut self) -> Result<bool, ReaderError>;
     /// End the transaction (leave the card as it is).
     fn end(&mut self);
     /// Send one APDU, return data ‖ SW1 SW2.
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError>;
-    /// Reset the card (used by C_Finalize/C_Logout fallback when LOGOUT fails).
+    /// Reset the card.
     fn reset(&mut self) -> Result<(), ReaderError>;
     /// ATR of the connected card.
     fn atr(&self) -> &[u8];
+}
+
+/// Ends a stepped transaction on every way out of its body.
+struct EndOnDrop<'a, C: SteppedChannel>(&'a mut C);
+
+impl<C: SteppedChannel> Drop for EndOnDrop<'_, C> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+impl<C: SteppedChannel> Link for EndOnDrop<'_, C> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        self.0.transmit(apdu)
+    }
+    fn reset(&mut self) -> Result<(), ReaderError> {
+        self.0.reset()
+    }
+    fn atr(&self) -> &[u8] {
+        self.0.atr()
+    }
+}
+
+impl<C: SteppedChannel> CardChannel for C {
+    fn transaction(
+        &mut self,
+        body: &mut dyn FnMut(&mut dyn Link, bool),
+    ) -> Result<(), ReaderError> {
+        let reset_seen = self.begin()?;
+        let mut held = EndOnDrop(self);
+        body(&mut held, reset_seen);
+        Ok(())
+    }
+
+    fn atr(&self) -> &[u8] {
+        SteppedChannel::atr(self)
+    }
 }
 
 /// All readers the module sees: PC/SC readers first, then software cards.
@@ -69,31 +132,31 @@ pub trait ReaderSet: Send + Sync {
     fn cancel(&self);
 }
 
-/// The readers of this process: PC/SC readers (if pcscd is reachable; none otherwise),
-/// then one software card per file in `EIMZA_VIRTUAL_CARD=FILE[:FILE...]`.
-/// Creating it sends no APDU and must not fail when pcscd is absent.
-pub fn system_reader_set() -> Arc<dyn ReaderSet> {
-    let with_pcsc = !is_off(std::env::var("EIMZA_PKCS11_PCSC").ok().as_deref());
-    // Set at every C_Initialize, so the default comes back once the variable is gone.
-    let card_wait = std::env::var("EIMZA_PKCS11_CARD_WAIT_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(pcsc::BEGIN_TIMEOUT, Duration::from_millis);
-    pcsc::set_begin_timeout(card_wait);
-    Arc::new(SystemReaderSet::new(
-        with_pcsc,
-        software::readers_from_env(),
-    ))
+/// The readers of this process per its configuration: PC/SC readers (if on, and if
+/// pcscd is reachable; none otherwise), then, in development builds, one software card
+/// per `EIMZA_VIRTUAL_CARD` file. Creating it sends no APDU and must not fail when
+/// pcscd is absent.
+pub fn system_reader_set(config: &Config) -> Arc<dyn ReaderSet> {
+    let pcsc = config.pcsc.then_some(pcsc::Settings {
+        card_wait: config.card_wait,
+        threads: config.threads,
+    });
+    Arc::new(SystemReaderSet::new(pcsc, software_readers(config)))
 }
 
-/// `0`, `off`, `no`, `false` (any case) turn a switch off; unset or anything else: on.
-pub fn is_off(value: Option<&str>) -> bool {
-    value.is_some_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "0" | "off" | "no" | "false"
-        )
-    })
+#[cfg(feature = "software-card")]
+fn software_readers(config: &Config) -> Vec<Arc<dyn Reader>> {
+    software::readers(config)
+        .into_iter()
+        .map(|r| r as Arc<dyn Reader>)
+        .collect()
+}
+
+/// A build without the software card has none: `EIMZA_VIRTUAL_CARD` means nothing to
+/// it (the variable's name is not even in the shipped module; CI checks that).
+#[cfg(not(feature = "software-card"))]
+fn software_readers(_config: &Config) -> Vec<Arc<dyn Reader>> {
+    Vec::new()
 }
 
 /// While software readers exist their presence is polled at this interval during
@@ -107,9 +170,10 @@ const SPURIOUS_PAUSE: Duration = Duration::from_millis(50);
 
 /// PC/SC readers followed by software readers, with stable indices: the list only
 /// grows, and a PC/SC reader that appears later is appended after the software ones.
+/// Software readers have no event source: their state is polled while waiting.
 pub struct SystemReaderSet {
     pcsc: Option<pcsc::PcscReaderSet>,
-    software: Vec<Arc<software::SoftwareReader>>,
+    software: Vec<Arc<dyn Reader>>,
     placed: Mutex<Placed>,
     cancel: Mutex<CancelState>,
     woken: Condvar,
@@ -130,20 +194,15 @@ struct CancelState {
 }
 
 impl SystemReaderSet {
-    /// `with_pcsc: false` gives a set of software readers only (tests).
-    pub fn new(with_pcsc: bool, software: Vec<Arc<software::SoftwareReader>>) -> Self {
+    /// `pcsc: None` gives a set of software readers only (tests).
+    pub fn new(pcsc: Option<pcsc::Settings>, software: Vec<Arc<dyn Reader>>) -> Self {
         SystemReaderSet {
-            pcsc: with_pcsc.then(pcsc::PcscReaderSet::new),
+            pcsc: pcsc.map(pcsc::PcscReaderSet::new),
             software,
             placed: Mutex::new(Placed::default()),
             cancel: Mutex::new(CancelState::default()),
             woken: Condvar::new(),
         }
-    }
-
-    /// The software readers (tests drive their cards).
-    pub fn software_readers(&self) -> &[Arc<software::SoftwareReader>] {
-        &self.software
     }
 
     /// Presence and insertion count per reader name. `fresh: false` uses the PC/SC
@@ -204,9 +263,7 @@ impl ReaderSet for SystemReaderSet {
         placed.pcsc_count = pcsc_now.len();
         if !placed.software_placed {
             placed.software_placed = true;
-            for r in &self.software {
-                placed.list.push(r.clone() as Arc<dyn Reader>);
-            }
+            placed.list.extend(self.software.iter().cloned());
         }
         placed.list.clone()
     }
@@ -273,7 +330,7 @@ impl ReaderSet for SystemReaderSet {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "software-card"))]
 mod tests {
     use super::software::tests::FakeCard;
     use super::software::{SoftCard, SoftwareReader};
@@ -287,10 +344,10 @@ mod tests {
                 Arc::new(SoftwareReader::new(
                     format!("soft {i}"),
                     Some(c.clone() as Arc<dyn SoftCard>),
-                ))
+                )) as Arc<dyn Reader>
             })
             .collect();
-        SystemReaderSet::new(false, readers)
+        SystemReaderSet::new(None, readers)
     }
 
     #[test]
@@ -367,7 +424,7 @@ mod tests {
         // The test machine may or may not run pcscd; either way creating and listing
         // must be quick and must not fail.
         let t = Instant::now();
-        let set = SystemReaderSet::new(true, Vec::new());
+        let set = SystemReaderSet::new(Some(pcsc::Settings::default()), Vec::new());
         let _ = set.readers();
         assert!(t.elapsed() < Duration::from_secs(1));
     }

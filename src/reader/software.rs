@@ -1,11 +1,12 @@
-//! In-process software cards: `EIMZA_VIRTUAL_CARD=FILE[:FILE...]` (Windows: `;`), one reader per file,
-//! listed after the PC/SC readers.
+//! In-process software cards (development builds, the `software-card` feature):
+//! `EIMZA_VIRTUAL_CARD=FILE[:FILE...]`, one reader per file, listed after the PC/SC
+//! readers. Safe code only: like everything outside `ffi`.
 //!
 //! The reader talks to the card through the small [`SoftCard`] trait so the reader
 //! logic (presence, insertion counting, reset detection, transaction exclusivity) is
 //! independent of the card runtime and testable with a stand-in.
 
-use super::{CardChannel, Reader, ReaderError, ReaderState};
+use super::{CardChannel, Reader, ReaderError, ReaderState, SteppedChannel};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,13 +123,20 @@ impl Reader for SoftwareReader {
     }
 
     fn connect(&self) -> Result<Box<dyn CardChannel>, ReaderError> {
+        Ok(Box::new(self.open()?))
+    }
+}
+
+impl SoftwareReader {
+    /// A connection to the card, with stepwise transactions (tests drive them).
+    pub fn open(&self) -> Result<SoftwareChannel, ReaderError> {
         let Some(card) = &self.card else {
             return Err(ReaderError::NoCard);
         };
         if !card.is_present() {
             return Err(ReaderError::NoCard);
         }
-        Ok(Box::new(SoftwareChannel {
+        Ok(SoftwareChannel {
             card: card.clone(),
             lock: self.lock.clone(),
             insertion: card.insertion_count(),
@@ -136,7 +144,7 @@ impl Reader for SoftwareReader {
             atr: card.atr(),
             in_transaction: false,
             secured_at_end: card.has_security_state(),
-        }))
+        })
     }
 }
 
@@ -163,7 +171,7 @@ impl SoftwareChannel {
     }
 }
 
-impl CardChannel for SoftwareChannel {
+impl SteppedChannel for SoftwareChannel {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         self.check_card()?;
         if !self.in_transaction {
@@ -223,21 +231,24 @@ impl Drop for SoftwareChannel {
     }
 }
 
-/// Environment variable naming the software card files.
-pub const ENV_VAR: &str = "EIMZA_VIRTUAL_CARD";
-
-/// One reader per file in `EIMZA_VIRTUAL_CARD`, separated like PATH (':', on Windows
-/// ';', since its paths hold ':'); empty entries skipped. A file that cannot be opened
-/// gives an empty slot.
-pub fn readers_from_env() -> Vec<Arc<SoftwareReader>> {
-    let Some(value) = std::env::var_os(ENV_VAR) else {
-        return Vec::new();
-    };
-    std::env::split_paths(&value)
-        .filter(|p| !p.as_os_str().is_empty())
+/// One reader per file of `EIMZA_VIRTUAL_CARD` (the configuration's software cards),
+/// each card timed by `EIMZA_VCARD_DELAYS` (a bad value means no delays). A file that
+/// cannot be opened gives an empty slot.
+pub fn readers(config: &crate::config::Config) -> Vec<Arc<SoftwareReader>> {
+    let delays = config
+        .card_delays
+        .as_deref()
+        .and_then(|spec| virtual_card::Delays::parse(spec).ok())
+        .unwrap_or_default();
+    config
+        .software_cards
+        .iter()
         .enumerate()
         .map(|(i, path)| {
-            let card = software_card(&path.to_string_lossy()).map(|c| c as Arc<dyn SoftCard>);
+            let card = software_card(&path.to_string_lossy()).map(|c| {
+                c.card().set_delays(delays);
+                c as Arc<dyn SoftCard>
+            });
             Arc::new(SoftwareReader::new(
                 format!("eimza software card {i}"),
                 card,
@@ -260,10 +271,9 @@ pub fn software_card(path: &str) -> Option<Arc<VirtualSoftCard>> {
     if let Some((_, card)) = opened.iter().find(|(p, _)| p == path) {
         return Some(card.clone());
     }
-    let card = virtual_card::VirtualCard::open(path).ok()?;
-    // Timing of a real card (EIMZA_VCARD_DELAYS, spec §1.6.3); a bad value means none.
-    card.set_delays(virtual_card::Delays::from_env().unwrap_or_default());
-    let card = Arc::new(VirtualSoftCard::new(card));
+    let card = Arc::new(VirtualSoftCard::new(
+        virtual_card::VirtualCard::open(path).ok()?,
+    ));
     opened.push((path.to_owned(), card.clone()));
     Some(card)
 }
@@ -435,7 +445,7 @@ pub(crate) mod tests {
     fn begin_reports_foreign_reset_once_and_counts_transactions() {
         let card = FakeCard::inserted();
         let r = reader(&card);
-        let mut ch = r.connect().expect("connect");
+        let mut ch = r.open().expect("connect");
         assert_eq!(ch.begin(), Ok(false));
         ch.end();
         card.reset();
@@ -454,14 +464,14 @@ pub(crate) mod tests {
     fn removal_and_swap_make_the_channel_removed() {
         let card = FakeCard::inserted();
         let r = reader(&card);
-        let mut ch = r.connect().expect("connect");
+        let mut ch = r.open().expect("connect");
         card.remove();
         assert_eq!(ch.begin(), Err(ReaderError::Removed));
         assert_eq!(ch.transmit(&[0, 0xA4, 0, 0]), Err(ReaderError::Removed));
         card.insert();
         // A different (re-inserted) card: the old connection stays dead.
         assert_eq!(ch.begin(), Err(ReaderError::Removed));
-        let mut ch2 = r.connect().expect("reconnect");
+        let mut ch2 = r.open().expect("reconnect");
         assert_eq!(ch2.begin(), Ok(false));
         assert_eq!(ch2.transmit(&[0, 0xA4, 0, 0]), Ok(vec![0x90, 0x00]));
         ch2.end();
@@ -471,8 +481,8 @@ pub(crate) mod tests {
     fn transactions_are_exclusive_between_connections() {
         let card = FakeCard::inserted();
         let r = Arc::new(reader(&card));
-        let mut a = r.connect().expect("a");
-        let mut b = r.connect().expect("b");
+        let mut a = r.open().expect("a");
+        let mut b = r.open().expect("b");
         assert_eq!(a.begin(), Ok(false));
         let (tx, rx) = std::sync::mpsc::channel();
         let t = std::thread::spawn(move || {
@@ -491,7 +501,7 @@ pub(crate) mod tests {
         // A dropped channel releases its transaction.
         assert_eq!(a.begin(), Ok(false));
         drop(a);
-        let mut c = r.connect().expect("c");
+        let mut c = r.open().expect("c");
         assert_eq!(c.begin(), Ok(false));
         c.end();
     }

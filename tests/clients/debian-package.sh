@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The Debian package like a user gets it: packaging/build-deb.sh builds it, apt-get
 # installs it on this machine (reinstalls when run again), and the INSTALLED files are
-# used with a software card in process: the module through p11-kit (list-modules,
-# p11-kit-proxy.so with pkcs11-tool, signatures verified with openssl) and directly
-# from /usr/lib/<multiarch>/pkcs11, and /usr/bin/eimza finding the module by itself.
-# Then apt-get removes the package and the machine is as before. Needs root or
-# password-less sudo (CI runs as root on a throwaway machine); without, it says SKIP and
-# exits 77, which scripts/test.sh counts as a skip and fails on.
+# used with a software card served through a real pcscd + vpcd (the packaged module has
+# no software card of its own: it is built without the `software-card` feature, which
+# is checked here too — no virtual_card code in it, EIMZA_VIRTUAL_CARD ignored, no
+# `eimza demo`): the module through p11-kit (list-modules, p11-kit-proxy.so with
+# pkcs11-tool, signatures verified with openssl) and directly from
+# /usr/lib/<multiarch>/pkcs11, and /usr/bin/eimza finding the module by itself.
+# Then apt-get removes the package and the machine is as before. Starts pcscd (run it
+# inside /work/tools/isolated on a shared machine). Needs root or password-less sudo
+# (CI runs as root on a throwaway machine); without, it says SKIP and exits 77, which
+# scripts/test.sh counts as a skip and fails on.
 source "$(dirname "$0")/lib.sh"
 
 SUDO=""
@@ -31,6 +35,10 @@ TOKEN=AKIS_$SERIAL
 NES=12345678950NES
 CARD=$WORK/deb.card
 make_card "$CARD" "$SERIAL" rsa2048 p256
+# A second card, only named in EIMZA_VIRTUAL_CARD: the packaged module must not see it.
+IGNORED_SERIAL=0DEB1DEB1DEB1DEB
+IGNORED_CARD=$WORK/ignored.card
+make_card "$IGNORED_CARD" "$IGNORED_SERIAL" p256
 head -c 2000 /dev/urandom > "$WORK/data"
 openssl dgst -sha256 -binary "$WORK/data" > "$WORK/data.sha256"
 
@@ -83,6 +91,44 @@ stripped() {
   done
   # the PKCS#11 entry point survives stripping
   nm -D --defined-only "$WORK/x/usr/lib/$MULTIARCH/pkcs11/libeimza_pkcs11.so" | grep -q ' C_GetFunctionList$'
+}
+
+# The module as built for the package (before stripping) has a symbol table: not one
+# symbol of the virtual_card crate in it (the software card is a development feature).
+# C_GetFunctionList must be listed, so an empty or unreadable table cannot pass.
+no_software_card_symbols() {
+  local unstripped="$ROOT/target/package/release/libeimza_pkcs11.so" symbols
+  symbols=$(nm -C "$unstripped") || return 1
+  grep -q ' T C_GetFunctionList$' <<<"$symbols" || { echo "no symbol table in $unstripped"; return 1; }
+  echo "$(wc -l <<<"$symbols") symbols, $(grep -c 'virtual_card' <<<"$symbols") of virtual_card"
+  ! grep -q 'virtual_card' <<<"$symbols"
+}
+
+# The stripped module of the package: neither the software card's code (its source
+# paths end up in panic messages) nor its environment variable.
+no_software_card_in_package() {
+  rm -rf "$WORK/x" && dpkg-deb -x "$DEB" "$WORK/x" || return 1
+  local so="$WORK/x/usr/lib/$MULTIARCH/pkcs11/libeimza_pkcs11.so" text
+  text=$(strings "$so") || return 1
+  grep -q 'C_GetFunctionList' <<<"$text" || return 1
+  ! grep -E 'virtual-card/src|EIMZA_VIRTUAL_CARD' <<<"$text"
+}
+
+# EIMZA_VIRTUAL_CARD names a card file: the installed module lists the card in the
+# vpcd reader and nothing else (a development build would add a slot for this card).
+virtual_card_variable_ignored() {
+  local out
+  out=$(EIMZA_VIRTUAL_CARD="$IGNORED_CARD" pkcs11-tool --module "$INSTALLED_MODULE" -L) || return 1
+  echo "$out"
+  grep -q "serial num *: $SERIAL" <<<"$out" && ! grep -q "$IGNORED_SERIAL" <<<"$out"
+}
+
+# The packaged tool does not offer the demo: it needs a module with a software card.
+no_demo() {
+  local out status=0
+  out=$(cd "$WORK" && /usr/bin/eimza demo 2>&1) || status=$?
+  echo "$out (exit $status)"
+  [ "$status" -eq 1 ] && grep -q 'demo' <<<"$out" && ! grep -q '==>' <<<"$out"
 }
 
 lintian_clean() {
@@ -203,13 +249,15 @@ removed() {
     ! p11-kit list-modules | grep -q '^eimza:'
 }
 
-use_inprocess "$CARD"
+use_pcscd "$CARD"
 DEB=""
 check "packaging/build-deb.sh builds the package" build
 if [ -z "$DEB" ] || [ ! -f "$DEB" ]; then finish; exit; fi
 check "contents: module (0644), tool (0755), p11-kit file, policy snippet, docs, man pages, completions; nothing in /etc" contents
 check "control: version from Cargo.toml, dpkg architecture, Depends on libc6 and libpcsclite1" control_fields
 check "module and tool are stripped; C_GetFunctionList still exported" stripped
+check "the module built for the package has no virtual_card symbols" no_software_card_symbols
+check "the packaged module holds no software card (code or EIMZA_VIRTUAL_CARD)" no_software_card_in_package
 check "lintian: no errors or warnings" lintian_clean
 check "apt-get installs the package" install_deb
 check "installed: dpkg status, module, /usr/bin/eimza, p11-kit file, policy snippet" installed
@@ -224,6 +272,8 @@ check "installed module directly: pkcs11-tool -L shows the token" lists_token "$
 check "installed module directly: RSA and ECDSA signatures verify" sign_verify "$INSTALLED_MODULE"
 check "/usr/bin/eimza status finds the installed module by itself" eimza_status
 check "/usr/bin/eimza sign: CMS signature verifies with openssl" eimza_sign
+check "the installed module ignores EIMZA_VIRTUAL_CARD (no software card in it)" virtual_card_variable_ignored
+check "/usr/bin/eimza demo is not offered (exit 1, nothing run)" no_demo
 check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
   "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 check "man eimza: the generated page (options, exit status, subcommand pages)" man_page

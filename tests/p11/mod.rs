@@ -2,6 +2,14 @@
 //! through its C ABI, and serialise tests (the library state is process-global).
 #![allow(dead_code)]
 
+// The tests run the module against software cards: a build without them would skip
+// or fail everything for the wrong reason, so it stops here, loudly.
+#[cfg(not(feature = "software-card"))]
+compile_error!(
+    "the tests need the software card: run them with the default features \
+     (the `software-card` feature of eimza-pkcs11), not --no-default-features"
+);
+
 pub mod all_functions;
 pub mod in_process;
 pub mod rendezvous;

@@ -17,12 +17,17 @@
 //! - `personalise::create(&CreateOptions) -> CardImage` makes a new card (separate
 //!   module); [`store`] owns the file format; [`serve`] bridges to vpcd.
 
+// Safe code only, except the vpcd bridge's one socket option (`serve`) and, on Windows,
+// the card file's durable rename (`store`: MoveFileExW, which std does not offer).
+#![deny(unsafe_code)]
+
 pub mod apdu;
 pub mod card;
 mod certgen;
 pub mod crypto;
 pub mod image;
 pub mod personalise;
+#[cfg(feature = "vpcd")]
 pub mod serve;
 pub mod store;
 mod vcard;

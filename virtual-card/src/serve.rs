@@ -208,6 +208,7 @@ fn read_message(stream: &mut TcpStream, buf: &mut [u8], stop: &AtomicBool) -> io
 
 /// TCP_QUICKACK: Linux turns it off again by itself, so it is set before every read.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
 fn quick_ack(stream: &TcpStream) {
     use std::os::fd::AsRawFd;
     let one: libc::c_int = 1;

@@ -165,6 +165,7 @@ fn replace_durably(temp: &Path, path: &Path, dir: &Path) -> Result<(), StoreErro
 /// `MOVEFILE_WRITE_THROUGH` is the documented durable rename: it returns once the
 /// move is flushed to disk; `MOVEFILE_REPLACE_EXISTING` replaces the old card file.
 #[cfg(windows)]
+#[allow(unsafe_code)]
 fn replace_durably(temp: &Path, path: &Path, _dir: &Path) -> Result<(), StoreError> {
     use std::os::windows::ffi::OsStrExt;
     const MOVEFILE_REPLACE_EXISTING: u32 = 0x1;

@@ -3,12 +3,12 @@
 //! `cargo run --manifest-path fuzz/Cargo.toml --bin make_seeds`.
 
 use eimza_fuzz::{card_session, encode_chunk, ScriptedChannel};
-use eimza_pkcs11::card::{Card, PublicKey};
-use eimza_pkcs11::reader::{CardChannel, ReaderError};
+use eimza_pkcs11::card::{BindCache, Card, PublicKey};
+use eimza_pkcs11::reader::{ReaderError, SteppedChannel};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use virtual_card::personalise::{create, CreateOptions};
-use virtual_card::{KeyAlgorithm, VirtualCard};
+use virtual_card::{store, KeyAlgorithm, VirtualCard};
 
 /// Passes APDUs to a software card and keeps every answer.
 struct Recorder {
@@ -17,7 +17,7 @@ struct Recorder {
     answers: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
-impl CardChannel for Recorder {
+impl SteppedChannel for Recorder {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         Ok(false)
     }
@@ -64,6 +64,7 @@ fn main() {
     ];
     for (name, vcard) in cards {
         let vcard = Arc::new(vcard);
+        write_file_seeds(&root, name, &vcard);
         for options in [0u8, 1] {
             let answers = Arc::new(Mutex::new(Vec::new()));
             let recorder = Recorder {
@@ -142,6 +143,41 @@ fn main() {
         }
     }
     write_api_seeds(&root.join("pkcs11_api"));
+}
+
+/// bind_cache and card_file: the bind cache entry a bind of `vcard` writes and the
+/// card's own file, each whole (mode 0) and as the body the harness seals (mode 1).
+fn write_file_seeds(root: &Path, name: &str, vcard: &Arc<VirtualCard>) {
+    let dir = std::env::temp_dir().join(format!("eimza-seeds-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cache = BindCache::new(dir.join("cache"), eimza_pkcs11::ffi::effective_uid());
+    let recorder = Recorder {
+        card: vcard.clone(),
+        atr: virtual_card::ATR.to_vec(),
+        answers: Arc::new(Mutex::new(Vec::new())),
+    };
+    Card::new(Box::new(recorder))
+        .bind_with_cache(Some(&cache))
+        .expect("bind with the cache");
+    let entry = std::fs::read_dir(dir.join("cache"))
+        .expect("cache folder")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("card-"))
+        .map(|e| std::fs::read(e.path()).expect("entry"))
+        .expect("a cache entry was written");
+    let card_file = store::encode(&vcard.image());
+    for (target, file, header) in [
+        ("bind_cache", &entry[..], 10),
+        ("card_file", &card_file[..], 16),
+    ] {
+        let mut whole = vec![0];
+        whole.extend_from_slice(file);
+        write(&root.join(target), &format!("{name}-file"), &whole);
+        let mut body = vec![1];
+        body.extend_from_slice(&file[header..file.len() - 32]);
+        write(&root.join(target), &format!("{name}-body"), &body);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Call sequences in the byte language of fuzz_targets/pkcs11_api.rs.

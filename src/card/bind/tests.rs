@@ -3,8 +3,9 @@
 
 use super::super::tests::{hex, EXTENDED_ATR, SHORT_ATR};
 use super::super::*;
-use crate::reader::{CardChannel, ReaderError};
+use crate::reader::{ReaderError, SteppedChannel};
 use eimza_pkcs15 as p15;
+use p15::fixture;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -103,7 +104,7 @@ impl FsState {
     }
 }
 
-impl CardChannel for FsCard {
+impl SteppedChannel for FsCard {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         Ok(false)
     }
@@ -121,7 +122,8 @@ impl CardChannel for FsCard {
     }
 }
 
-const KEY_ID: [u8; 20] = [0xAB; 20];
+/// The fixture card's key 1 (pkcs15::fixture): its iD.
+const KEY_ID: [u8; 20] = [0x01; 20];
 
 fn p256_spki() -> Vec<u8> {
     let mut der =
@@ -130,128 +132,44 @@ fn p256_spki() -> Vec<u8> {
     der
 }
 
+/// The shared card image (pkcs15::fixture): one P-256 key with userConsent, its public
+/// key only in the PuKDF. `with_lengths`: whether the ODF/PuKDF paths declare lengths.
+fn fixture_card(with_lengths: bool) -> fixture::Card {
+    fixture::Card {
+        serial: vec![0x01, 0xAB, 0xCD],
+        manufacturer: "TUBITAK BILGEM".into(),
+        label: "AKIS_01ABCD".into(),
+        token_flags: p15::token_flags::LOGIN_REQUIRED,
+        last_update: Some("20261124120000Z".into()),
+        keys: vec![fixture::Key {
+            key_ref: 1,
+            kind: fixture::ec_kind(256),
+            spki: p256_spki(),
+            user_consent: true,
+        }],
+        declare_lengths: with_lengths,
+    }
+}
+
 fn padded(mut body: Vec<u8>, size: usize) -> Vec<u8> {
     body.resize(size.max(body.len()), 0);
     body
 }
 
-fn path(fid: u16, length: Option<usize>) -> p15::Path {
-    let mut p = vec![0x3F, 0x00, 0x3D, 0x00];
-    p.extend_from_slice(&fid.to_be_bytes());
-    match length {
-        Some(l) => p15::Path::with_length(&p, l as u32),
-        None => p15::Path::new(&p),
-    }
-}
-
-/// A one-key (P-256, public key only in the PuKDF) card. `with_lengths`: whether the
-/// ODF/PuKDF paths declare lengths.
+/// A stand-in card serving the fixture's files.
 fn fs_card(atr: &[u8], with_lengths: bool, aid_selectable: bool) -> FsCard {
-    let pin = p15::PinObject {
-        common: p15::CommonObjectAttributes {
-            label: Some("PIN".into()),
-            flags: p15::object_flags::PRIVATE,
-            auth_id: Some(vec![0x02]),
-            user_consent: None,
-        },
-        auth_id: Some(vec![0x01]),
-        attributes: p15::PinAttributes {
-            flags: p15::pin_flags::LOCAL | p15::pin_flags::INITIALIZED,
-            pin_type: p15::PinType::AsciiNumeric,
-            min_length: 6,
-            stored_length: 6,
-            max_length: Some(6),
-            reference: 0x81,
-            pad_char: None,
-            path: None,
-        },
-    };
-    let mut puk = pin.clone();
-    puk.common.label = Some("PUK".into());
-    puk.common.auth_id = None;
-    puk.auth_id = Some(vec![0x02]);
-    puk.attributes.flags |= p15::pin_flags::UNBLOCKING_PIN | p15::pin_flags::SO_PIN;
-    puk.attributes.min_length = 8;
-    puk.attributes.stored_length = 8;
-    puk.attributes.max_length = Some(8);
-    puk.attributes.reference = 0x82;
-    let aodf = p15::encode_aodf(&[pin, puk]);
-
-    let key_attrs = p15::CommonKeyAttributes {
-        id: KEY_ID.to_vec(),
-        usage: p15::key_usage::SIGN | p15::key_usage::NON_REPUDIATION,
-        native: true,
-        access_flags: p15::key_access::SENSITIVE,
-        key_reference: Some(1),
-    };
-    let ec = p15::KeyKind::Ec {
-        field_size: Some(256),
-        curve: Some(p15::curves::P256),
-    };
-    let prkdf = p15::encode_prkdf(&[p15::PrivateKeyObject {
-        common: p15::CommonObjectAttributes {
-            label: Some("12345678950NES0".into()),
-            flags: p15::object_flags::PRIVATE,
-            auth_id: Some(vec![0x01]),
-            user_consent: Some(1),
-        },
-        key: key_attrs.clone(),
-        kind: ec.clone(),
-        path: None,
-    }]);
-    let spki = p256_spki();
-    let pukdf = p15::encode_pukdf(&[p15::PublicKeyObject {
-        common: p15::CommonObjectAttributes {
-            label: Some("12345678950NES0".into()),
-            ..Default::default()
-        },
-        key: key_attrs,
-        kind: ec,
-        value: p15::ObjectValue::Path(path(0x4215, with_lengths.then_some(spki.len()))),
-    }]);
-    let cdf: Vec<u8> = Vec::new();
-    let len = |b: &Vec<u8>| with_lengths.then_some(b.len());
-    let odf = p15::encode_odf(&[
-        p15::OdfEntry {
-            kind: p15::OdfKind::AuthObjects,
-            path: path(0x4401, len(&aodf)),
-        },
-        p15::OdfEntry {
-            kind: p15::OdfKind::PrivateKeys,
-            path: path(0x4402, len(&prkdf)),
-        },
-        p15::OdfEntry {
-            kind: p15::OdfKind::PublicKeys,
-            path: path(0x4403, len(&pukdf)),
-        },
-        p15::OdfEntry {
-            kind: p15::OdfKind::Certificates,
-            path: path(0x4404, len(&cdf)),
-        },
-    ]);
-    let info = p15::encode_token_info(&p15::TokenInfo {
-        version: 0,
-        serial_number: vec![0x01, 0xAB, 0xCD],
-        manufacturer_id: Some("TUBITAK BILGEM".into()),
-        label: Some("AKIS_01ABCD".into()),
-        token_flags: p15::token_flags::LOGIN_REQUIRED,
-        last_update: Some("20261124120000Z".into()),
-    })
-    .expect("token info");
-    let dir = p15::encode_dir_records(&[p15::DirRecord {
-        aid: PKCS15_AID.to_vec(),
-        label: Some("AKIS e-imza".into()),
-        path: Some(vec![0x3F, 0x00, 0x3D, 0x00]),
-    }]);
-    let mut files = BTreeMap::new();
-    files.insert(vec![0x2F, 0x00], padded(dir, 128));
-    files.insert(vec![0x3D, 0x00, 0x50, 0x31], padded(odf, 512));
-    files.insert(vec![0x3D, 0x00, 0x50, 0x32], padded(info, 512));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x01], padded(aodf, 1024));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x02], padded(prkdf, 2048));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x03], padded(pukdf, 2048));
-    files.insert(vec![0x3D, 0x00, 0x44, 0x04], padded(cdf, 2048));
-    files.insert(vec![0x3D, 0x00, 0x42, 0x15], padded(spki, 600));
+    let files = fixture_card(with_lengths)
+        .files()
+        .iter()
+        .map(|f| {
+            // Path from the MF without 3F00, as bytes.
+            let path: Vec<u8> = f.path[1..]
+                .iter()
+                .flat_map(|fid| fid.to_be_bytes())
+                .collect();
+            (path, f.padded())
+        })
+        .collect();
     FsCard(
         Arc::new(Mutex::new(FsState {
             files,
@@ -419,7 +337,7 @@ impl Damaged {
     }
 }
 
-impl CardChannel for Damaged {
+impl SteppedChannel for Damaged {
     fn begin(&mut self) -> Result<bool, ReaderError> {
         Ok(false)
     }
@@ -443,7 +361,7 @@ impl CardChannel for Damaged {
         Ok(())
     }
     fn atr(&self) -> &[u8] {
-        self.inner.atr()
+        SteppedChannel::atr(&self.inner)
     }
 }
 
@@ -468,20 +386,16 @@ fn damaged_answers_never_panic() {
 fn temp_cache(name: &str) -> (std::path::PathBuf, super::super::BindCache) {
     let dir = std::env::temp_dir().join(format!("eimza-bind-cache-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let cache = super::super::BindCache::new(dir.join("eimza-pkcs11"));
+    let cache = super::super::BindCache::new(dir.join("eimza-pkcs11"), crate::ffi::effective_uid());
     (dir, cache)
 }
 
 fn set_token_info(card: &FsCard, last_update: Option<&str>) {
-    let info = p15::encode_token_info(&p15::TokenInfo {
-        version: 0,
-        serial_number: vec![0x01, 0xAB, 0xCD],
-        manufacturer_id: Some("TUBITAK BILGEM".into()),
-        label: Some("AKIS_01ABCD".into()),
-        token_flags: p15::token_flags::LOGIN_REQUIRED,
+    let info = fixture::Card {
         last_update: last_update.map(Into::into),
-    })
-    .expect("token info");
+        ..fixture_card(true)
+    }
+    .token_info_bytes();
     card.0
         .lock()
         .files
@@ -500,6 +414,8 @@ fn bind_cached(
     (t, log)
 }
 
+// The bind cache exists only where its trust rule can be checked (Unix).
+#[cfg(unix)]
 #[test]
 fn cached_bind_sends_select_token_info_and_the_counters() {
     let (dir, cache) = temp_cache("hit");
@@ -528,6 +444,8 @@ fn cached_bind_sends_select_token_info_and_the_counters() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+// The bind cache exists only where its trust rule can be checked (Unix).
+#[cfg(unix)]
 #[test]
 fn changed_contents_with_a_new_last_update_are_read_from_the_card() {
     let (dir, cache) = temp_cache("stale");
@@ -577,6 +495,8 @@ fn a_card_without_last_update_is_never_cached() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+// The bind cache exists only where its trust rule can be checked (Unix).
+#[cfg(unix)]
 #[test]
 fn an_entry_that_does_not_bind_is_replaced_by_a_full_read() {
     let (dir, cache) = temp_cache("bad-entry");
@@ -607,5 +527,56 @@ fn an_entry_that_does_not_bind_is_replaced_by_a_full_read() {
     let (t, log) = bind_cached(&card, &cache);
     assert_eq!(t.expect("bind"), good);
     assert_eq!(log.len(), 9);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Another local user plants an entry for this card with a certificate of their own:
+/// it is never shown. Served only from a folder and file that are the user's alone
+/// (pkcs11-spec.md §3.2.1 Trust).
+#[cfg(unix)]
+#[test]
+fn a_planted_entry_is_not_served() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, cache) = temp_cache("planted");
+    let card = fs_card(&EXTENDED_ATR, true, true);
+    let (good, _) = bind_cached(&card, &cache);
+    let good = good.expect("bind");
+    // The planted entry matches this card's ATR and TokenInfo and carries a
+    // certificate directory of the planter's choosing.
+    let path = cache.entry_path(&[0x01, 0xAB, 0xCD]).expect("path");
+    let mut entry =
+        super::super::cache::decode(&std::fs::read(&path).expect("read")).expect("entry");
+    let planted_cert = vec![0x30, 0x03, 0x02, 0x01, 0x07];
+    entry
+        .files
+        .insert((vec![0x3D, 0x00, 0x44, 0x04], 0), planted_cert.clone());
+    std::fs::write(&path, super::super::cache::encode(&entry)).expect("write");
+    let folder = path.parent().expect("folder").to_path_buf();
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    // Where someone else could have written it: the folder or the file writable by
+    // others. Each time the card is read in full and the card's token comes back.
+    for (folder_mode, file_mode) in [(0o777, 0o600), (0o700, 0o666)] {
+        chmod(&folder, folder_mode);
+        chmod(&path, file_mode);
+        let (t, log) = bind_cached(&card, &cache);
+        assert_eq!(t.expect("bind from the card"), good);
+        assert_eq!(
+            log.len(),
+            9,
+            "folder {folder_mode:o}, file {file_mode:o}: full read"
+        );
+        // Not rewritten into an untrusted folder; the planted file is left alone.
+        if folder_mode == 0o777 {
+            assert_eq!(
+                super::super::cache::decode(&std::fs::read(&path).expect("read"))
+                    .expect("entry")
+                    .files
+                    .get(&(vec![0x3D, 0x00, 0x44, 0x04], 0)),
+                Some(&planted_cert)
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
