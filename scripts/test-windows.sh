@@ -2,24 +2,26 @@
 # The Windows build, tested from Linux: cross-builds eimza_pkcs11.dll, eimza-vcard.exe
 # and eimza.exe for x86_64-pc-windows-gnu with mingw-w64 and runs under Wine 8, in a
 # WINEPREFIX of its own (created here, removed at the end):
-#   1. the module's C-ABI tests (tests/*.rs but the two pcscd ones, software cards in
-#      process), its unit tests, and the software card's persistence tests, as Windows
-#      executables (CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine);
+#   1. the module's C-ABI tests (tests/*.rs but the two pcscd ones and bind_cache,
+#      software cards in process), its unit tests, and the software card's
+#      persistence tests, as Windows executables (CARGO_TARGET_..._RUNNER=wine); the
+#      module's debug log must show all 92 functions called;
 #   2. tests/c/load_test.c built with mingw-w64: LoadLibrary, the tables, and a token
 #      (wrong PIN, login, key search, ECDSA signature) through the packed C header;
 #   3. eimza.exe's PIN prompt on a Wine console (tests/windows/console_echo.py);
-#   4. packaging/windows/build.sh (the shipped build), then the zip and the MSI: their
+#   4. packaging/windows/build.sh (the shipped build: no default features, no software
+#      card, checked), then the zip and the MSI: their
 #      files against the build (msiinfo, msiextract), the MSI's tables (nothing but
 #      three files in Program Files), installed and removed with Wine's msiexec (the
 #      installed DLL and eimza.exe work; afterwards no file and no key of the product).
 # Wine 8 has no bcryptprimitives.dll (ProcessPrng, which Rust's standard library
 # imports; every Windows 10 has it): tests/windows/bcryptprimitives.c, a test-only
 # shim, goes into this prefix's system32. Wine 8's winscard.dll is a stub, so no
-# PC/SC reader is seen (pkcs11-spec.md §3.6). Needs scripts/deps.sh's packages and
-# the Rust target (installed there). Prints the time of each step.
+# PC/SC reader is seen (pkcs11-spec.md §3.6; TESTING.md, Windows). Needs
+# scripts/deps.sh's packages and the Rust target (installed there). Prints the time
+# of each step; exits non-zero if any check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 TARGET=x86_64-pc-windows-gnu
 BUILT=${CARGO_TARGET_DIR:-target}/$TARGET/release
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
