@@ -1,6 +1,7 @@
 //! Signature mechanisms: which exist for which keys, their parameters, hashing in the
 //! module and the input each one sends to the card.
 
+use crate::card::profile::FamilyProfile;
 use crate::card::{HashAlg, SignAlgorithm};
 use crate::object::{KeyKind, SigningKey};
 use cryptoki_sys::*;
@@ -292,8 +293,18 @@ pub fn card_input(
     }
 }
 
-/// Mechanisms offered for the key kinds present on a token.
-pub fn mechanism_list(has_rsa: bool, has_ec: bool) -> Vec<CK_MECHANISM_TYPE> {
+/// Whether a token of this card family offers the mechanism (AKIS v1.0 has RSA
+/// PKCS#1 v1.5 only, pkcs11-spec.md §1.4.1); unknown mechanisms are not offered.
+pub fn offered(m: CK_MECHANISM_TYPE, family: &FamilyProfile) -> bool {
+    base_kind(m).is_some_and(|kind| family.signs(kind.card_algorithm()))
+}
+
+/// Mechanisms offered for the key kinds present on a token of this card family.
+pub fn mechanism_list(
+    has_rsa: bool,
+    has_ec: bool,
+    family: &FamilyProfile,
+) -> Vec<CK_MECHANISM_TYPE> {
     let mut list = Vec::new();
     if has_rsa {
         list.extend([
@@ -303,15 +314,19 @@ pub fn mechanism_list(has_rsa: bool, has_ec: bool) -> Vec<CK_MECHANISM_TYPE> {
             CKM_SHA256_RSA_PKCS,
             CKM_SHA384_RSA_PKCS,
             CKM_SHA512_RSA_PKCS,
-            CKM_RSA_PKCS_PSS,
-            CKM_SHA1_RSA_PKCS_PSS,
-            CKM_SHA224_RSA_PKCS_PSS,
-            CKM_SHA256_RSA_PKCS_PSS,
-            CKM_SHA384_RSA_PKCS_PSS,
-            CKM_SHA512_RSA_PKCS_PSS,
         ]);
+        if family.signs(SignAlgorithm::RsaPss(HashAlg::Sha256)) {
+            list.extend([
+                CKM_RSA_PKCS_PSS,
+                CKM_SHA1_RSA_PKCS_PSS,
+                CKM_SHA224_RSA_PKCS_PSS,
+                CKM_SHA256_RSA_PKCS_PSS,
+                CKM_SHA384_RSA_PKCS_PSS,
+                CKM_SHA512_RSA_PKCS_PSS,
+            ]);
+        }
     }
-    if has_ec {
+    if has_ec && family.signs(SignAlgorithm::Ecdsa) {
         list.extend([
             CKM_ECDSA,
             CKM_ECDSA_SHA1,
@@ -471,9 +486,42 @@ mod tests {
 
     #[test]
     fn mechanism_list_and_info_follow_key_kinds() {
-        assert_eq!(mechanism_list(true, false).len(), 12);
-        assert_eq!(mechanism_list(false, true).len(), 6);
-        assert!(mechanism_list(false, false).is_empty());
+        use crate::card::atr::Family;
+        use crate::card::profile::family_profile;
+        let v2 = family_profile(Family::AkisV2x);
+        assert_eq!(mechanism_list(true, false, v2).len(), 12);
+        assert_eq!(mechanism_list(false, true, v2).len(), 6);
+        assert!(mechanism_list(false, false, v2).is_empty());
+        assert_eq!(
+            mechanism_list(true, true, family_profile(Family::AkisV1x)).len(),
+            18
+        );
+        // AKIS v1.0: RSA PKCS#1 v1.5 only (pkcs11-spec.md §1.4.1).
+        let v10 = family_profile(Family::AkisV10);
+        assert_eq!(
+            mechanism_list(true, true, v10),
+            [
+                CKM_RSA_PKCS,
+                CKM_SHA1_RSA_PKCS,
+                CKM_SHA224_RSA_PKCS,
+                CKM_SHA256_RSA_PKCS,
+                CKM_SHA384_RSA_PKCS,
+                CKM_SHA512_RSA_PKCS
+            ]
+        );
+        assert!(offered(CKM_SHA256_RSA_PKCS, v10) && offered(CKM_RSA_PKCS, v10));
+        for m in [
+            CKM_RSA_PKCS_PSS,
+            CKM_SHA256_RSA_PKCS_PSS,
+            CKM_ECDSA,
+            CKM_ECDSA_SHA384,
+        ] {
+            assert!(!offered(m, v10) && offered(m, v2), "{m:#x}");
+        }
+        assert!(
+            !offered(CKM_SHA256, v2),
+            "a digest is no signature mechanism"
+        );
         let info = mechanism_info(CKM_ECDSA, None, Some((256, 384))).unwrap();
         // Fields by value: CK_MECHANISM_INFO is packed on Windows.
         assert_eq!(

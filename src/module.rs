@@ -107,8 +107,11 @@ impl Module {
 
     pub fn mechanism_list(&self, id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>, CK_RV> {
         let token = self.slot(id)?.token()?;
-        let mut list =
-            crate::mechanism::mechanism_list(token.rsa_bits().is_some(), token.ec_bits().is_some());
+        let mut list = crate::mechanism::mechanism_list(
+            token.rsa_bits().is_some(),
+            token.ec_bits().is_some(),
+            token.data.family,
+        );
         list.extend(crate::digest::DIGEST_MECHANISMS);
         Ok(list)
     }
@@ -121,6 +124,9 @@ impl Module {
         let token = self.slot(id)?.token()?;
         if let Some(info) = crate::digest::digest_mechanism_info(m) {
             return Ok(info);
+        }
+        if !crate::mechanism::offered(m, token.data.family) {
+            return Err(CKR_MECHANISM_INVALID);
         }
         crate::mechanism::mechanism_info(m, token.rsa_bits(), token.ec_bits())
     }

@@ -436,6 +436,7 @@ pub(crate) mod tests {
         let root = fixture("kamusm-root-v6.der");
         let nes = fixture("kamusm-nes-v6.der");
         TokenData {
+            family: crate::card::profile::family_profile(crate::card::atr::Family::AkisV2x),
             label: "AKIS_0102".into(),
             serial: "0102".into(),
             manufacturer: "TUBITAK BILGEM".into(),

@@ -69,6 +69,10 @@ pub fn sign_init(
     if token.login() != Login::User {
         return Err(CKR_USER_NOT_LOGGED_IN);
     }
+    if !crate::mechanism::offered(mechanism, token.data.family) {
+        // Not listed for this token: its card family cannot make such a signature.
+        return Err(CKR_MECHANISM_INVALID);
+    }
     let kind = sign_kind(mechanism, has_params, pss)?;
     if kind.key_kind() != key.kind {
         return Err(CKR_KEY_TYPE_INCONSISTENT);

@@ -275,6 +275,10 @@ pub fn verify_init(
             CKO_PRIVATE_KEY => return Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
             _ => return Err(CKR_KEY_HANDLE_INVALID),
         }
+        // The token's mechanisms only (an AKIS v1.0 token lists no PSS, no ECDSA).
+        if !crate::mechanism::offered(mechanism, token.data.family) {
+            return Err(CKR_MECHANISM_INVALID);
+        }
         let (kind, salt) = verify_kind(mechanism, has_params, pss)?;
         let key = VerifyKey::from_object(object)?;
         Ok(Operation::Verify(VerifyOperation::new(kind, key, salt)?))

@@ -1116,3 +1116,105 @@ fn polling_never_waits_for_a_signature() {
     );
     pkcs11.finalize().unwrap();
 }
+
+/// An AKIS v1.0 card (pkcs11-spec.md §1.4.1): RSA PKCS#1 v1.5 is all its public
+/// command set signs with, so the token lists those mechanisms only, refuses the others
+/// before any APDU, and knows no retry counter until a PIN command answers.
+#[test]
+fn akis_v10_token_offers_rsa_pkcs1_only() {
+    use p11::verify::{certificate_spki, keys_of_type, verify_rsa};
+    static CARD: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let card = CARD.get_or_init(|| {
+        make_card(
+            "akis-v10",
+            &["--family", "v1.0", "--serial", "0A0B0C0D0A0B0C10"],
+        )
+    });
+    let _guard = serial();
+    let pkcs11 = open(&[card]);
+    let slot = card_slot(&pkcs11);
+    let info = pkcs11.get_token_info(slot).unwrap();
+    assert_eq!(info.label(), "AKIS_0A0B0C0D0A0B0C10");
+    // No counter known at bind: no counter flag (the card has 3 of 3 anyway).
+    assert!(!info.user_pin_count_low() && !info.so_pin_count_low());
+    // Raw C_GetMechanismList: the cryptoki crate leaves out types it does not name.
+    let mut list = vec![0 as CK_MECHANISM_TYPE; 64];
+    let mut count = list.len() as CK_ULONG;
+    assert_eq!(
+        unsafe {
+            (functions().C_GetMechanismList.unwrap())(slot.id(), list.as_mut_ptr(), &mut count)
+        },
+        CKR_OK
+    );
+    list.truncate(count as usize);
+    // The 6 RSA PKCS#1 v1.5 mechanisms, then the 5 digests.
+    assert_eq!(
+        list,
+        [
+            CKM_RSA_PKCS,
+            CKM_SHA1_RSA_PKCS,
+            CKM_SHA224_RSA_PKCS,
+            CKM_SHA256_RSA_PKCS,
+            CKM_SHA384_RSA_PKCS,
+            CKM_SHA512_RSA_PKCS,
+            CKM_SHA_1,
+            CKM_SHA224,
+            CKM_SHA256,
+            CKM_SHA384,
+            CKM_SHA512,
+        ]
+    );
+    for m in [
+        MechanismType::RSA_PKCS_PSS,
+        MechanismType::SHA256_RSA_PKCS_PSS,
+        MechanismType::ECDSA,
+        MechanismType::ECDSA_SHA256,
+    ] {
+        assert_eq!(
+            rv(pkcs11.get_mechanism_info(slot, m)),
+            RvError::MechanismInvalid,
+            "{m}"
+        );
+    }
+    let session = pkcs11.open_ro_session(slot).unwrap();
+    session.login(UserType::User, Some(&pin(PIN))).unwrap();
+    let keys = keys_of_type(&session, cryptoki::object::KeyType::RSA);
+    assert_eq!(keys.len(), 1);
+    let key = keys[0];
+    let spki = certificate_spki(&session, key);
+    let message = b"AKIS v1.0 document";
+    for mechanism in [Mechanism::Sha256RsaPkcs, Mechanism::Sha1RsaPkcs] {
+        let signature = session.sign(&mechanism, key, message).unwrap();
+        assert_eq!(signature.len(), 256);
+        verify_rsa(&spki, &mechanism, message, &signature);
+    }
+    // PSS (and its verification) is not offered on this token.
+    let pss = Mechanism::Sha256RsaPkcsPss(p11::verify::pss(
+        MechanismType::SHA256,
+        PkcsMgfType::MGF1_SHA256,
+        32,
+    ));
+    assert_eq!(
+        rv(session.sign(&pss, key, message)),
+        RvError::MechanismInvalid
+    );
+    let public = session
+        .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY)])
+        .unwrap();
+    assert_eq!(
+        rv(session.verify(&pss, public[0], message, &[0; 256])),
+        RvError::MechanismInvalid
+    );
+    pkcs11.finalize().unwrap();
+    // Nothing spent: the card still has every try.
+    let shown = std::process::Command::new(vcard_bin())
+        .arg("show")
+        .arg(card)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("PIN: 3 of 3 tries left") && shown.contains("PUK: 10 of 10 tries left"),
+        "{shown}"
+    );
+}

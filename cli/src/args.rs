@@ -7,6 +7,7 @@
 //! in [`parse`].
 
 use crate::commands::SignOptions;
+use crate::diagnose::DiagnoseOptions;
 use crate::i18n::{Lang, Msg};
 use crate::Options;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -24,6 +25,7 @@ pub enum Command {
     PinUnblock,
     Sign(SignOptions),
     Demo,
+    Diagnose(DiagnoseOptions),
 }
 
 /// The text in the holder's language.
@@ -326,8 +328,103 @@ pub fn command(lang: Lang) -> clap::Command {
             // software card to run the demo against.
             .hide(!crate::demo::OFFERED),
         )
+        .subcommand(diagnose_command(lang))
         // `eimza help` works but is not listed (-h/--help is).
         .subcommand(subcommand(lang, "help", t(lang, "this help", "bu yardım")).hide(true))
+}
+
+/// `eimza diagnose` (crate::diagnose).
+fn diagnose_command(lang: Lang) -> clap::Command {
+    subcommand(
+        lang,
+        "diagnose",
+        t(
+            lang,
+            "read-only diagnosis of a card that does not work, as one text\n\
+             file for a bug report (no PIN is sent, nothing on the card changes)",
+            "çalışmayan bir kartın salt okunur tanısı: hata bildirimi için tek\n\
+             bir metin dosyası (PIN gönderilmez, kartta hiçbir şey değişmez)",
+        ),
+    )
+    .override_usage(t(
+        lang,
+        "eimza diagnose [OPTIONS]",
+        "eimza diagnose [SEÇENEKLER]",
+    ))
+    .arg(
+        Arg::new("reader")
+            .long("reader")
+            .value_name(t(lang, "NAME", "AD"))
+            .help(t(
+                lang,
+                "the PC/SC reader whose name contains NAME\n\
+                 (default: the first reader with a card)",
+                "adında AD geçen PC/SC okuyucu\n\
+                 (varsayılan: kart takılı ilk okuyucu)",
+            )),
+    )
+    // A software card exists only in a build with it (not the packaged tool).
+    .args(crate::demo::OFFERED.then(|| {
+        Arg::new("card")
+            .long("card")
+            .value_name(t(lang, "FILE", "DOSYA"))
+            .value_parser(value_parser!(PathBuf))
+            .conflicts_with("reader")
+            .help(t(
+                lang,
+                "a software card file (eimza-vcard) instead of a reader",
+                "okuyucu yerine bir yazılım kartı dosyası (eimza-vcard)",
+            ))
+    }))
+    .arg(
+        Arg::new("counters")
+            .long("counters")
+            .action(ArgAction::SetTrue)
+            .help(t(
+                lang,
+                "also query the PIN and PUK retry counters (VERIFY without a\n\
+                 PIN; never on AKIS v1.0 or unknown cards)",
+                "PIN ve PUK deneme sayaçlarını da sorgula (PIN'siz VERIFY;\n\
+                 AKIS v1.0 ve tanınmayan kartlarda asla)",
+            )),
+    )
+    .arg(
+        Arg::new("full")
+            .long("full")
+            .action(ArgAction::SetTrue)
+            .help(t(
+                lang,
+                "do not mask national ID numbers in the report",
+                "rapordaki T.C. kimlik numaralarını gizleme",
+            )),
+    )
+    .arg(
+        Arg::new("out")
+            .long("out")
+            .value_name(t(lang, "FILE", "DOSYA"))
+            .value_parser(value_parser!(PathBuf))
+            .help(t(
+                lang,
+                "the report file (default: eimza-diagnose-<UTC time>.txt here;\n\
+                 never over an existing file)",
+                "rapor dosyası (varsayılan: burada eimza-diagnose-<UTC zamanı>.txt;\n\
+                 var olan bir dosyanın üzerine asla yazılmaz)",
+            )),
+    )
+}
+
+fn diagnose_options(matches: &ArgMatches) -> DiagnoseOptions {
+    DiagnoseOptions {
+        reader: matches.get_one::<String>("reader").cloned(),
+        card_file: matches
+            .try_get_one::<PathBuf>("card")
+            .ok()
+            .flatten()
+            .cloned(),
+        counters: matches.get_flag("counters"),
+        full: matches.get_flag("full"),
+        out: matches.get_one::<PathBuf>("out").cloned(),
+    }
 }
 
 /// The help text of the whole tool.
@@ -358,6 +455,7 @@ pub fn parse(args: &[String], lang: Lang) -> Result<(Options, Command), Msg> {
         },
         Some(("sign", sign)) => Command::Sign(sign_options(sign)),
         Some(("demo", _)) => Command::Demo,
+        Some(("diagnose", diagnose)) => Command::Diagnose(diagnose_options(diagnose)),
         Some((other, _)) => unreachable!("subcommand {other} is not in command()"),
     };
     Ok((opts, command))

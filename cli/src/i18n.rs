@@ -175,6 +175,8 @@ pub enum Msg {
     DemoNoOpenssl,
     DemoUnexpected(String),
     DemoDone,
+
+    Diagnose(crate::diagnose::DiagnoseMsg),
 }
 
 /// The steps of `eimza demo`.
@@ -399,6 +401,7 @@ fn english(msg: &Msg) -> String {
         DemoNoOpenssl => "openssl is not installed: verification skipped.".into(),
         DemoUnexpected(step) => format!("The demo stopped: step {step} did not end as expected."),
         DemoDone => "\nDemo finished: the card was created, used, blocked and unblocked. Its folder is removed.".into(),
+        Diagnose(m) => m.english(),
     }
 }
 
@@ -593,6 +596,7 @@ fn turkish(msg: &Msg) -> String {
         DemoNoOpenssl => "openssl kurulu değil: doğrulama atlandı.".into(),
         DemoUnexpected(step) => format!("Gösterim durdu: {step}. adım beklendiği gibi bitmedi."),
         DemoDone => "\nGösterim tamamlandı: kart oluşturuldu, kullanıldı, bloke edildi ve blokesi kaldırıldı. Klasörü silindi.".into(),
+        Diagnose(m) => m.turkish(),
     }
 }
 

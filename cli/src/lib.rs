@@ -1,7 +1,7 @@
 //! `eimza`: the card holder's tool for e-imza cards, a PKCS#11 client that works with
 //! any module (`--module PATH`; by default the eimza module installed beside it).
 //!
-//! Commands: `status`, `pin change`, `pin unblock`, `sign FILE`, `demo`; the command
+//! Commands: `status`, `pin change`, `pin unblock`, `sign FILE`, `demo`, `diagnose`; the command
 //! line is [`args::command`] (clap). Messages are Turkish when LC_ALL / LC_MESSAGES /
 //! LANG start with "tr". A library so that cli/assets can generate the man page and
 //! shell completions from the same command line; the binary is src/main.rs.
@@ -19,6 +19,7 @@ mod certinfo;
 mod cms;
 mod commands;
 mod demo;
+pub mod diagnose;
 pub mod i18n;
 mod policy;
 mod prompt;
@@ -81,6 +82,7 @@ fn run(lang: Lang) -> Result<(), Failure> {
         Command::PinUnblock => commands::pin_unblock(&opts, &out, &mut input),
         Command::Sign(sign) => commands::sign(&opts, &sign, &out, &mut input),
         Command::Demo => demo::run(&opts, &out),
+        Command::Diagnose(options) => diagnose::run(&options, lang),
     }
 }
 

@@ -13,9 +13,10 @@ use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 use virtual_card::{store, CardImage};
 
-/// Magic, version and the reserved field of a file this version writes.
+/// Magic, version and the family field (v2.x) of a file this version writes.
 fn header_start() -> Vec<u8> {
     let empty = store::encode(&CardImage {
+        family: Default::default(),
         serial: Vec::new(),
         files: Vec::new(),
         keys: Vec::new(),

@@ -4,6 +4,8 @@
 
 use cryptoki_sys::*;
 use eimza_fuzz::{fallback_pin, Input};
+use eimza_pkcs11::card::atr::Family;
+use eimza_pkcs11::card::profile::family_profile;
 use eimza_pkcs11::card::{CertificateEntry, Curve, KeyEntry, PublicKey, TokenData};
 use eimza_pkcs11::object::{build_objects, AttrLookup};
 use libfuzzer_sys::fuzz_target;
@@ -91,6 +93,7 @@ fuzz_target!(|data: &[u8]| {
             },
         ],
         last_update: None,
+        family: family_profile(Family::AkisV2x),
     };
     let mut next = 0;
     let objects = build_objects(&token, || {

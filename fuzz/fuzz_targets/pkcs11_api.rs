@@ -34,6 +34,7 @@ fn images() -> &'static [CardImage; 2] {
                 user_consent,
                 ca_dir: None,
                 tls_client_keys: Vec::new(),
+                family: Default::default(),
             })
             .expect("personalise fuzz card")
         };

@@ -15,6 +15,7 @@
 
 use super::cache::{BindCache, Entry};
 use super::files::{strip_mf, FileRef, FileSource, Shape};
+use super::profile::FamilyProfile;
 use super::{
     keys, CardError, CertificateEntry, KeyEntry, PinEncoding, PinInfo, PinStatus, PublicKey,
     TokenData, Tx, PIN_MAX_TRIES, PKCS15_AID, PUK_MAX_TRIES,
@@ -66,7 +67,8 @@ pub(super) fn bind(
             upper_hex(&info.serial_number)
         );
     }
-    Ok(token_data(&info, user_pin, puk, keys, certificates))
+    let family = tx.profile.family_profile();
+    Ok(token_data(&info, user_pin, puk, keys, certificates, family))
 }
 
 /// Phase 1: make the PKCS#15 DF current, by its AID or through EF.DIR.
@@ -230,6 +232,18 @@ fn pair_keys(
         let Some((public, bits)) = public else {
             continue;
         };
+        // A key the family's commands cannot use (on AKIS v1.0 anything but RSA-2048,
+        // §1.4.1) is not offered; its certificate still is.
+        let rsa = matches!(public, PublicKey::Rsa { .. });
+        if !tx.profile.family_profile().holds_key(rsa, bits) {
+            crate::log_at!(
+                crate::log::Level::Info,
+                "bind: key {} ({} {bits} bits) is not usable with this card family's commands; not offered",
+                object.common.label.clone().unwrap_or_default(),
+                if rsa { "RSA" } else { "EC" }
+            );
+            continue;
+        }
         let key_ref = object
             .key
             .key_reference
@@ -383,6 +397,7 @@ fn token_data(
     puk: Option<PinInfo>,
     keys: Vec<KeyEntry>,
     certificates: Vec<CertificateEntry>,
+    family: &'static FamilyProfile,
 ) -> TokenData {
     let serial = upper_hex(&info.serial_number);
     TokenData {
@@ -400,6 +415,7 @@ fn token_data(
         keys,
         certificates,
         last_update: info.last_update.clone(),
+        family,
     }
 }
 

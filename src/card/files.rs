@@ -171,10 +171,18 @@ impl Tx<'_, '_> {
         let (mut data, mut eof) = match file.sfi {
             Some(sfi) => self.read_binary(0x80 | sfi, file.offset as u8, first_want)?,
             None => {
-                let select = self.profile.select_path(&file.path);
+                // The current DF, when the module knows it: the application after it
+                // was selected (AKIS v1.0 then selects its EFs by FID, §1.4.1).
+                let current_df = self.app_selected.then_some(self.app_path.as_slice());
+                let select = self.profile.select_file(&file.path, current_df);
                 let r = self.exchange(&select)?;
                 if !r.is_ok() {
                     return Err(bind_status(r.sw()));
+                }
+                // An EF outside the application makes its own DF current.
+                let parent = &file.path[..file.path.len().saturating_sub(2)];
+                if parent != self.app_path.as_slice() {
+                    self.app_selected = false;
                 }
                 self.read_at(file.offset, first_want)?
             }

@@ -87,9 +87,9 @@ impl Tx<'_, '_> {
         Ok(self.io.exchange(cmd)?)
     }
 
-    /// SELECT the PKCS#15 DF by name (no answer data).
+    /// SELECT the PKCS#15 DF in the family's form (ISO: by name, no answer data).
     fn select_application(&mut self) -> Result<Response, CardError> {
-        let select = self.profile.select_application();
+        let select = self.profile.select_application(&self.app_path);
         let r = self.exchange(&select)?;
         if r.is_ok() {
             self.app_selected = true;
@@ -97,8 +97,8 @@ impl Tx<'_, '_> {
         Ok(r)
     }
 
-    /// Make sure the PKCS#15 DF is current (after a reset the MF is), by name, else by
-    /// the path found at bind. `true` if it was selected now.
+    /// Make sure the PKCS#15 DF is current (after a reset the MF is), in the family's
+    /// form, else by the path found at bind. `true` if it was selected now.
     fn ensure_application(&mut self) -> Result<bool, CardError> {
         if self.app_selected {
             return Ok(false);
@@ -108,6 +108,10 @@ impl Tx<'_, '_> {
             return Ok(true);
         }
         let select = self.profile.select_path(&self.app_path);
+        if select == self.profile.select_application(&self.app_path) {
+            // The family selects the application by this path already (AKIS v1.0).
+            return Err(CardError::NotRecognized);
+        }
         let r = self.exchange(&select)?;
         if !r.is_ok() {
             return Err(CardError::NotRecognized);
@@ -126,9 +130,13 @@ impl Tx<'_, '_> {
         Ok(r)
     }
 
-    /// A retry counter (VERIFY without data).
+    /// A retry counter (VERIFY without data); `Unknown`, with nothing sent, for a family
+    /// without a counter query (AKIS v1.0).
     fn query_pin(&mut self, reference: u8) -> Result<PinStatus, CardError> {
-        let query = self.profile.pin_counter(reference);
+        let Some(query) = self.profile.pin_counter(reference) else {
+            return Ok(PinStatus::Unknown);
+        };
+        self.ensure_application()?;
         let r = self.exchange_in_application(&query)?;
         match r.sw() {
             sw::OK => Ok(PinStatus::Verified),
@@ -274,12 +282,10 @@ impl Card {
         })
     }
 
-    /// VERIFY without data: the counter, spending no try.
+    /// VERIFY without data: the counter, spending no try (`Unknown` without I/O on a
+    /// family that has no counter query).
     pub fn pin_status(&mut self, pin: &PinInfo) -> Result<PinStatus, CardError> {
-        self.transaction(|tx| {
-            tx.ensure_application()?;
-            tx.query_pin(pin.reference)
-        })
+        self.transaction(|tx| tx.query_pin(pin.reference))
     }
 
     /// CHANGE REFERENCE DATA old‖new.
@@ -291,12 +297,12 @@ impl Card {
     ) -> Result<(), CardError> {
         let old = encode_pin(pin, old)?;
         let new = encode_pin(pin, new)?;
-        let mut data = Zeroizing::new(Vec::with_capacity(old.len() + new.len()));
-        data.extend_from_slice(&old);
-        data.extend_from_slice(&new);
         self.transaction(|tx| {
+            let change = tx
+                .profile
+                .change_reference_data(pin.reference, &old, &new)
+                .ok_or(CardError::DataInvalid)?;
             tx.ensure_application()?;
-            let change = tx.profile.change_reference_data(pin.reference, &data);
             tx.pin_command(&change, true)
         })
     }
@@ -374,8 +380,13 @@ impl Card {
             if tx.reset_seen {
                 return Err(CardError::ResetLostLogin);
             }
+            // An algorithm the card family does not have is refused before any APDU
+            // (the PKCS#11 layer does not offer its mechanisms on such a token).
+            let mse = tx
+                .profile
+                .set_signing_key(algorithm, key_ref)
+                .ok_or(CardError::Status(sw::FUNCTION_NOT_SUPPORTED))?;
             let selected_now = tx.ensure_application()?;
-            let mse = tx.profile.set_signing_key(algorithm, key_ref);
             let mut r = tx.exchange_in_application(&mse)?;
             if r.sw() == sw::REF_DATA_NOT_FOUND && !selected_now {
                 // Perhaps another application changed the current DF: MSE carries no

@@ -1,20 +1,140 @@
 //! The card profile's commands (pkcs11-spec.md §1.4), in one place: every APDU the
 //! module sends is built here, from what the ATR says about the card (its family and
-//! capabilities). A card family that needs other encodings gets them here, without
-//! touching the operations that use them.
+//! capabilities). What differs between the AKIS families is one table,
+//! [`FAMILIES`] (§1.4.1): the builders below read their family's row, so no other
+//! part of the card layer asks which family a card is.
 
 use super::atr::{self, Capabilities, Family};
 use super::{HashAlg, SignAlgorithm, PKCS15_AID};
 use crate::apdu::{Command, SHORT_MAX_NE};
+use zeroize::Zeroizing;
 
-/// Largest answer of an AKIS v1.0 card.
-const AKIS_V10_MAX_NE: usize = 244;
 /// Largest Ne per APDU with extended length. Not 65536: some readers mishandle
 /// `Le = 00 00`, and vpcd frames a whole response (data + SW) in 16 bits, so data must
 /// stay below 65534 bytes.
 const EXTENDED_MAX_NE: usize = 0xFF00;
 /// The MF's file identifier.
 pub const MF: [u8; 2] = [0x3F, 0x00];
+
+/// How a family selects the MF, the PKCS#15 DF and its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectForm {
+    /// ISO 7816-4: the application by DF name (`P1 04`), files by the path from the MF
+    /// without `3F00` (`P1 08`), the MF by its FID (`P1 00`); `P2 0C`, no answer data.
+    Iso,
+    /// AKIS v1.0 (OpenSC's card-akis.c): the application and files outside the current
+    /// DF by the absolute path **with** `3F00` (`P1 08`), an EF of the current DF by its
+    /// FID (`P1 02`), the MF by `P1 00`; always `P2 00` with Le: the card answers its FCI
+    /// (which the module does not need).
+    AkisV10,
+}
+
+/// How a family changes a PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeForm {
+    /// ISO CHANGE REFERENCE DATA `00 24 00 ref Lc old‖new`.
+    Iso,
+    /// AKIS v1.0: `00 24 P1 P2 Lc len(old) old len(new) new`; a reference with bit 8
+    /// set is `P1 02, P2 ref & 7F`, any other `P1 01, P2 ref`.
+    LengthBytes,
+}
+
+/// How a family chooses the key (and algorithm) of the next signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MseForm {
+    /// ISO 7816-8 MSE SET DST with a CRT: `00 22 41 B6 06 80 01 alg 84 01 keyref`.
+    Crt,
+    /// AKIS v1.0: `00 22 C3 keyref`, no data; the algorithm is always RSA PKCS#1 v1.5.
+    KeyReference,
+}
+
+/// What one AKIS family needs (pkcs11-spec.md §1.4.1).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FamilyProfile {
+    pub family: Family,
+    pub select: SelectForm,
+    pub change: ChangeForm,
+    pub mse: MseForm,
+    /// VERIFY without data asks the retry counter. v1.0 has no such query in its
+    /// public command set, and on some cards it counts as a wrong PIN: never sent.
+    pub counter_query: bool,
+    /// Largest Ne of one short APDU (v1.0: 244 [AKIS]).
+    pub max_short_ne: usize,
+    /// RSA-PSS and ECDSA exist (v1.0: RSA PKCS#1 v1.5 only).
+    pub pss: bool,
+    pub ecdsa: bool,
+    /// The only RSA modulus size the family's keys have (`None`: any the card has).
+    pub rsa_bits: Option<usize>,
+}
+
+/// The families' profiles: v1.0 the public v1.0 commands, v1.x and v2.x the ISO profile.
+pub const FAMILIES: [FamilyProfile; 3] = [
+    FamilyProfile {
+        family: Family::AkisV10,
+        select: SelectForm::AkisV10,
+        change: ChangeForm::LengthBytes,
+        mse: MseForm::KeyReference,
+        counter_query: false,
+        max_short_ne: 244,
+        pss: false,
+        ecdsa: false,
+        rsa_bits: Some(2048),
+    },
+    FamilyProfile {
+        family: Family::AkisV1x,
+        select: SelectForm::Iso,
+        change: ChangeForm::Iso,
+        mse: MseForm::Crt,
+        counter_query: true,
+        max_short_ne: SHORT_MAX_NE,
+        pss: true,
+        ecdsa: true,
+        rsa_bits: None,
+    },
+    FamilyProfile {
+        family: Family::AkisV2x,
+        select: SelectForm::Iso,
+        change: ChangeForm::Iso,
+        mse: MseForm::Crt,
+        counter_query: true,
+        max_short_ne: SHORT_MAX_NE,
+        pss: true,
+        ecdsa: true,
+        rsa_bits: None,
+    },
+];
+
+/// The profile of a family.
+pub fn family_profile(family: Family) -> &'static FamilyProfile {
+    FAMILIES
+        .iter()
+        .find(|f| f.family == family)
+        .unwrap_or(&FAMILIES[2])
+}
+
+/// What the ISO profile does for a card of no family (bind never talks to one; the
+/// other operations need a card that was bound).
+const NO_FAMILY: &FamilyProfile = &FAMILIES[2];
+
+impl FamilyProfile {
+    /// Whether the family's cards can make signatures of this kind.
+    pub fn signs(&self, algorithm: SignAlgorithm) -> bool {
+        match algorithm {
+            SignAlgorithm::RsaPkcs1 => true,
+            SignAlgorithm::RsaPss(_) => self.pss,
+            SignAlgorithm::Ecdsa => self.ecdsa,
+        }
+    }
+
+    /// Whether a key of this kind and size can be used with the family's commands.
+    pub fn holds_key(&self, rsa: bool, bits: usize) -> bool {
+        if rsa {
+            self.rsa_bits.is_none_or(|only| only == bits)
+        } else {
+            self.ecdsa
+        }
+    }
+}
 
 /// How to talk to one card: read from its ATR at every transaction (a reset may
 /// change the ATR).
@@ -43,6 +163,11 @@ impl Profile {
         }
     }
 
+    /// The family's row of [`FAMILIES`].
+    pub fn family_profile(&self) -> &'static FamilyProfile {
+        self.family.map_or(NO_FAMILY, family_profile)
+    }
+
     /// Extended-length APDUs allowed.
     pub fn extended_length(&self) -> bool {
         self.capabilities.extended_length
@@ -52,11 +177,8 @@ impl Profile {
     pub fn max_ne(&self) -> usize {
         if self.capabilities.extended_length {
             EXTENDED_MAX_NE
-        } else if self.family == Some(Family::AkisV10) {
-            // [AKIS] v1.0 answers at most 244 bytes per APDU (OpenSC's card-akis.c).
-            AKIS_V10_MAX_NE
         } else {
-            SHORT_MAX_NE
+            self.family_profile().max_short_ne
         }
     }
 
@@ -76,19 +198,55 @@ impl Profile {
         (1..=30).contains(&sfi).then_some(sfi)
     }
 
-    /// SELECT the PKCS#15 DF by name, no answer data: `00 A4 04 0C 0C <AID>`.
-    pub fn select_application(&self) -> Command {
-        Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(&PKCS15_AID)
+    /// SELECT the PKCS#15 DF, whose path from the MF (without `3F00`) is `app_path`:
+    /// ISO by name, no answer data (`00 A4 04 0C 0C <AID>`); AKIS v1.0 by its path with
+    /// `3F00` (`00 A4 08 00 Lc 3F00‖path 00`).
+    pub fn select_application(&self, app_path: &[u8]) -> Command {
+        match self.family_profile().select {
+            SelectForm::Iso => Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(&PKCS15_AID),
+            SelectForm::AkisV10 => self.select_path(app_path),
+        }
     }
 
-    /// SELECT by path from the MF (without `3F00`): `00 A4 08 0C Lc <path>`.
+    /// SELECT by the path from the MF, given without `3F00`: ISO `00 A4 08 0C Lc path`;
+    /// AKIS v1.0 `00 A4 08 00 Lc 3F00‖path 00`.
     pub fn select_path(&self, path: &[u8]) -> Command {
-        Command::new(0x00, 0xA4, 0x08, 0x0C).with_data(path)
+        match self.family_profile().select {
+            SelectForm::Iso => Command::new(0x00, 0xA4, 0x08, 0x0C).with_data(path),
+            SelectForm::AkisV10 => {
+                let mut absolute = MF.to_vec();
+                absolute.extend_from_slice(path);
+                Command::new(0x00, 0xA4, 0x08, 0x00)
+                    .with_data(&absolute)
+                    .with_le(SHORT_MAX_NE)
+            }
+        }
     }
 
-    /// SELECT the MF: `00 A4 00 0C 02 3F00`.
+    /// SELECT an EF given by its path from the MF (without `3F00`), knowing the
+    /// current DF (`Some(path)`, `Some([])` for the MF) or not (`None`). AKIS v1.0
+    /// selects an EF of the current DF by its FID (`00 A4 02 00 02 FID 00`); every
+    /// other case is [`select_path`](Self::select_path).
+    pub fn select_file(&self, path: &[u8], current_df: Option<&[u8]>) -> Command {
+        let parent = &path[..path.len().saturating_sub(2)];
+        match self.family_profile().select {
+            SelectForm::AkisV10 if path.len() >= 2 && current_df == Some(parent) => {
+                Command::new(0x00, 0xA4, 0x02, 0x00)
+                    .with_data(&path[parent.len()..])
+                    .with_le(SHORT_MAX_NE)
+            }
+            _ => self.select_path(path),
+        }
+    }
+
+    /// SELECT the MF: ISO `00 A4 00 0C 02 3F00`; AKIS v1.0 `00 A4 00 00 02 3F00 00`.
     pub fn select_mf(&self) -> Command {
-        Command::new(0x00, 0xA4, 0x00, 0x0C).with_data(&MF)
+        match self.family_profile().select {
+            SelectForm::Iso => Command::new(0x00, 0xA4, 0x00, 0x0C).with_data(&MF),
+            SelectForm::AkisV10 => Command::new(0x00, 0xA4, 0x00, 0x00)
+                .with_data(&MF)
+                .with_le(SHORT_MAX_NE),
+        }
     }
 
     /// READ BINARY `00 B0 P1 P2 Le` (P1 bit 8: SFI in P1, offset in P2).
@@ -101,14 +259,39 @@ impl Profile {
         Command::new(0x00, 0x20, 0x00, reference).with_data(pin)
     }
 
-    /// VERIFY without data: the retry counter, spending no try.
-    pub fn pin_counter(&self, reference: u8) -> Command {
-        Command::new(0x00, 0x20, 0x00, reference)
+    /// VERIFY without data: the retry counter, spending no try. `None` for a family
+    /// without a counter query (AKIS v1.0): nothing is sent, the counter stays unknown.
+    pub fn pin_counter(&self, reference: u8) -> Option<Command> {
+        self.family_profile()
+            .counter_query
+            .then(|| Command::new(0x00, 0x20, 0x00, reference))
     }
 
-    /// CHANGE REFERENCE DATA `00 24 00 ref Lc old‖new`.
-    pub fn change_reference_data(&self, reference: u8, old_and_new: &[u8]) -> Command {
-        Command::new(0x00, 0x24, 0x00, reference).with_data(old_and_new)
+    /// Change a PIN or PUK (encoded values): ISO CHANGE REFERENCE DATA
+    /// `00 24 00 ref Lc old‖new`; AKIS v1.0 `00 24 02 ref&7F Lc len old len new` (P1 `01`,
+    /// P2 ref for a reference without bit 8). `None` when a value is longer than a
+    /// length byte can say (never for a PIN the policy allows).
+    pub fn change_reference_data(&self, reference: u8, old: &[u8], new: &[u8]) -> Option<Command> {
+        let mut data = Zeroizing::new(Vec::with_capacity(old.len() + new.len() + 2));
+        match self.family_profile().change {
+            ChangeForm::Iso => {
+                data.extend_from_slice(old);
+                data.extend_from_slice(new);
+                Some(Command::new(0x00, 0x24, 0x00, reference).with_data(&data))
+            }
+            ChangeForm::LengthBytes => {
+                data.push(u8::try_from(old.len()).ok()?);
+                data.extend_from_slice(old);
+                data.push(u8::try_from(new.len()).ok()?);
+                data.extend_from_slice(new);
+                let (p1, p2) = if reference & 0x80 != 0 {
+                    (0x02, reference & 0x7F)
+                } else {
+                    (0x01, reference)
+                };
+                Some(Command::new(0x00, 0x24, p1, p2).with_data(&data))
+            }
+        }
     }
 
     /// RESET RETRY COUNTER `00 2C P1 ref Lc data`.
@@ -125,17 +308,28 @@ impl Profile {
         Command::new(0x80, 0x1A, 0x00, 0x00)
     }
 
-    /// MSE SET DST `00 22 41 B6 06 80 01 alg 84 01 keyref`.
-    pub fn set_signing_key(&self, algorithm: SignAlgorithm, key_ref: u8) -> Command {
-        let crt = [
-            0x80,
-            0x01,
-            algorithm_reference(algorithm),
-            0x84,
-            0x01,
-            key_ref,
-        ];
-        Command::new(0x00, 0x22, 0x41, 0xB6).with_data(&crt)
+    /// The key (and algorithm) of the next signature: ISO MSE SET DST
+    /// `00 22 41 B6 06 80 01 alg 84 01 keyref`; AKIS v1.0 `00 22 C3 keyref`. `None` for an
+    /// algorithm the family does not have (nothing is sent).
+    pub fn set_signing_key(&self, algorithm: SignAlgorithm, key_ref: u8) -> Option<Command> {
+        let family = self.family_profile();
+        if !family.signs(algorithm) {
+            return None;
+        }
+        Some(match family.mse {
+            MseForm::Crt => {
+                let crt = [
+                    0x80,
+                    0x01,
+                    algorithm_reference(algorithm),
+                    0x84,
+                    0x01,
+                    key_ref,
+                ];
+                Command::new(0x00, 0x22, 0x41, 0xB6).with_data(&crt)
+            }
+            MseForm::KeyReference => Command::new(0x00, 0x22, 0xC3, key_ref),
+        })
     }
 
     /// PSO COMPUTE DIGITAL SIGNATURE `00 2A 9E 9A Lc input Le`, Le the largest allowed.

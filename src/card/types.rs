@@ -125,6 +125,9 @@ pub struct TokenData {
     pub certificates: Vec<CertificateEntry>,
     /// EF.TokenInfo lastUpdate, if present (cache change check).
     pub last_update: Option<String>,
+    /// What the card's family can do (pkcs11-spec.md §1.4.1): the PKCS#11 layer offers
+    /// only the mechanisms whose card algorithm it has.
+    pub family: &'static super::profile::FamilyProfile,
 }
 
 impl HashAlg {

@@ -22,12 +22,18 @@ check() {
   fi
 }
 
-# A fresh software card (replaces FILE if it exists): make_card FILE SERIAL KEY...
+# A fresh software card (replaces FILE if it exists):
+#   make_card [--family v1.0|v1|v2] FILE SERIAL KEY...
+# The family (default $CARD_FAMILY, else v2) gives the card that AKIS family's ATR and
+# command forms (pkcs11-spec.md §1.4.1); see on_families.
+CARD_FAMILY=${CARD_FAMILY:-v2}
 make_card() {
+  local family=(--family "$CARD_FAMILY")
+  if [ "${1:-}" = --family ]; then family=(--family "$2"); shift 2; fi
   local file=$1 serial=$2; shift 2
   local args=()
   for k in "$@"; do args+=(--key "$k"); done
-  "$VCARD_BIN" create "$file" --force --serial "$serial" --ca-dir "$WORK/ca" "${args[@]}" >/dev/null
+  "$VCARD_BIN" create "$file" --force --serial "$serial" --ca-dir "$WORK/ca" "${family[@]}" "${args[@]}" >/dev/null
 }
 
 # pyHanko from PyPI (pinned) in a venv under target/, made once and reused by every
@@ -44,12 +50,26 @@ pyhanko_venv() {
   PYHANKO_PYTHON=$venv/bin/python
 }
 
-# Use software cards in process (no pcscd).
-use_inprocess() { export EIMZA_VIRTUAL_CARD="$*"; }
+# Use software cards in process. Cards this script served into pcscd before (an earlier
+# family's round) are pulled first: the same card file must not be in two readers.
+use_inprocess() {
+  if declare -p VCARD_PIDS >/dev/null 2>&1; then
+    local served
+    for served in "${!VCARD_PIDS[@]}"; do vcard_stop "$served"; done
+  fi
+  export EIMZA_VIRTUAL_CARD="$*"
+}
 
-# Use the real PC/SC stack: pcscd + vpcd, cards served into readers 0, 1.
+# Use the real PC/SC stack: pcscd + vpcd, cards served into readers 0, 1. A second
+# call (another card family) keeps this script's pcscd and serves the new cards.
 use_pcscd() {
   unset EIMZA_VIRTUAL_CARD
+  if [ -n "${PCSCD_PID:-}" ] && kill -0 "$PCSCD_PID" 2>/dev/null; then
+    local served port=35963 f
+    for served in "${!VCARD_PIDS[@]}"; do vcard_stop "$served"; done
+    for f in "$@"; do vcard_serve "$f" "$port" || pcsc_abort; port=$((port + 1)); done
+    return 0
+  fi
   # shellcheck source=../pcsc/harness.sh
   source "$ROOT/tests/pcsc/harness.sh"
   # One pcscd per machine: wait while another one (another test run) is up, and never
@@ -93,6 +113,26 @@ on_both_transports() {
   use_pcscd "$@"
   "$suite" pcscd
 }
+
+# on_families FAMILY... -- COMMAND...: runs COMMAND (usually on_both_transports ...)
+# once per AKIS card family, with CARD_FAMILY set (make_card follows it), for the
+# scenarios that apply to every family (RSA-2048 keys, PKCS#1 v1.5: what AKIS v1.0
+# cards have). On v1.0 the module asks no retry counter at bind (§1.4.1), so a fresh
+# process shows no counter flags: suites check `counter_flag` instead of flags.
+on_families() {
+  local families=()
+  while [ "$1" != -- ]; do families+=("$1"); shift; done
+  shift
+  for CARD_FAMILY in "${families[@]}"; do
+    echo "== AKIS $CARD_FAMILY card"
+    "$@"
+  done
+  CARD_FAMILY=v2
+}
+
+# The counter flags a fresh process shows: the flag itself on families whose counters
+# the module reads at bind, none on v1.0. Prints the flag to look for, or nothing.
+counter_flag() { [ "$CARD_FAMILY" = v1.0 ] || echo "$1"; }
 
 pcsc_abort() {
   CHECKS_FAILED=$((CHECKS_FAILED + 1)); echo "  FAIL could not set up pcscd + vpcd"

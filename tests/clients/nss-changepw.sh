@@ -3,7 +3,9 @@
 # added, as Firefox adds it. NSS checks the old PIN with C_Login, then calls C_SetPIN in
 # an RW session: 2 PIN-carrying APDUs for a change, exactly 1 try for a wrong old PIN.
 # The new PIN logs in (certutil -K), the old one no longer does; a malformed new PIN
-# costs nothing. In process and through pcscd + vpcd; card counters from `eimza-vcard show`.
+# costs nothing. On an AKIS v2.x card (P-256) and an AKIS v1.0 card (RSA-2048, its own
+# CHANGE form), each in process and through pcscd + vpcd; card counters from
+# `eimza-vcard show`.
 source "$(dirname "$0")/lib.sh"
 
 card_says() { "$VCARD_BIN" show "$CARD" | tee /dev/stderr | grep -q "^$1"; }
@@ -26,7 +28,7 @@ keys_with() {
 }
 
 suite() {
-  DB=$WORK/nssdb-$1
+  DB=$WORK/nssdb-$CARD_FAMILY-$1
   mkdir -p "$DB"
   check "certutil -N: new NSS database" certutil -N -d "sql:$DB" --empty-password
   check "modutil -add: the module in the database" \
@@ -55,6 +57,13 @@ suite() {
 TOKEN=AKIS_0F0F0F0F0F0F0F01
 CARD=$WORK/nss.card
 # A fresh card (full PIN and PUK counters) for each transport.
-fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F01 p256; }
-on_both_transports --fresh fresh_card suite "$CARD"
+# AKIS v1.0 cards hold RSA-2048 keys only (pkcs11-spec.md §1.4.1).
+fresh_card() {
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    make_card "$CARD" 0F0F0F0F0F0F0F01 rsa2048
+  else
+    make_card "$CARD" 0F0F0F0F0F0F0F01 p256
+  fi
+}
+on_families v2 v1.0 -- on_both_transports --fresh fresh_card suite "$CARD"
 finish

@@ -2,13 +2,22 @@
 # pkcs11-tool's own self tests against the module: --test (sessions, random, digests
 # compared with OpenSSL, RSA signatures, RSA verification by the module), --test-fork (C_Initialize in a forked child, the parent keeps working),
 # --test-threads (C_Initialize racing from several threads, with and without
-# CKF_OS_LOCKING_OK), on an RSA-2048 + P-384 card, in process and through pcscd + vpcd.
+# CKF_OS_LOCKING_OK), on an RSA-2048 + P-384 card (AKIS v2.x) and on an AKIS v1.0 card
+# (RSA-2048 only; --test then signs with the PKCS#1 v1.5 mechanisms it lists), each in
+# process and through pcscd + vpcd.
 # pkcs11-tool exits 0 even when --test finds errors: the output is what is checked.
 source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/self.card
 TOKEN=AKIS_05E1F7E575E1F7E5
-make_card "$CARD" 05E1F7E575E1F7E5 rsa2048 p384
+# AKIS v1.0 cards hold RSA-2048 keys only (pkcs11-spec.md §1.4.1).
+make_cards() {
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    KEYS=1; make_card "$CARD" 05E1F7E575E1F7E5 rsa2048
+  else
+    KEYS=2; make_card "$CARD" 05E1F7E575E1F7E5 rsa2048 p384
+  fi
+}
 
 p11() { pkcs11-tool --module "$MODULE" --token-label "$TOKEN" "$@"; }
 
@@ -41,7 +50,7 @@ suite() {
   check "--test-fork: child's C_Initialize is CKR_OK, the parent still lists its private keys" bash -c \
     "out=\$(pkcs11-tool --module '$MODULE' --token-label $TOKEN --test-fork --login --pin $PIN -O 2>&1); rc=\$?; echo \"\$out\";
      [ \$rc -eq 0 ] && grep -q 'Calling C_Initialize in forked child' <<<\"\$out\" &&
-     [ \$(grep -c '^Private Key Object' <<<\"\$out\") -eq 2 ]"
+     [ \$(grep -c '^Private Key Object' <<<\"\$out\") -eq $KEYS ]"
   # The main thread runs --test meanwhile, so the threads end before pkcs11-tool's
   # cleanup looks at them (otherwise it waits 30 s before looking again).
   check "--test-threads: C_Initialize(NULL) and CKF_OS_LOCKING_OK racing in 3 threads" bash -c \
@@ -52,5 +61,5 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-on_both_transports suite "$CARD"
+on_families v2 v1.0 -- on_both_transports --fresh make_cards suite "$CARD"
 finish

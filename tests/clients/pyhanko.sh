@@ -3,7 +3,8 @@
 # signs a PDF with the RSA and the P-384 key (hashing on the card, no --raw-mechanism),
 # pulling the NES CA certificate from the card into the signature; `pyhanko sign
 # validate` with only the test root trusted judges it VALID, and a changed page INVALID.
-# RSA-2048 + P-384 card, in process and through pcscd + vpcd.
+# RSA-2048 + P-384 card (AKIS v2.x), then an AKIS v1.0 card with its RSA-2048 key only
+# (v1.0 cards have nothing else), each in process and through pcscd + vpcd.
 # pyHanko comes from PyPI into a venv under target/ (made once, then reused).
 source "$(dirname "$0")/lib.sh"
 
@@ -13,7 +14,14 @@ CARD=$WORK/pdf.card
 TOKEN=AKIS_0B1B0B1B0B1B0B1B
 NES=12345678950NES
 NES_CA_LABEL="TEST Kamu SM NES CA - Surum 6"
-make_card "$CARD" 0B1B0B1B0B1B0B1B rsa2048 p384
+# AKIS v1.0 cards hold RSA-2048 keys only (pkcs11-spec.md §1.4.1).
+make_cards() {
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    make_card "$CARD" 0B1B0B1B0B1B0B1B rsa2048
+  else
+    make_card "$CARD" 0B1B0B1B0B1B0B1B rsa2048 p384
+  fi
+}
 
 # A one-page PDF written by hand (offsets in the xref table computed).
 python3 - "$WORK/in.pdf" <<'PY'
@@ -75,13 +83,17 @@ untrusted_root() { # LABEL: with another root trusted the chain is not accepted
 
 suite() {
   check "pyhanko signs a PDF with the RSA key; validate: VALID, sha256_rsa, trusted chain" sign_validate "${NES}0" sha256_rsa
-  check "pyhanko signs a PDF with the P-384 key; validate: VALID, sha384_ecdsa, trusted chain" sign_validate "${NES}1" sha384_ecdsa
   check "a changed page makes the RSA signature INVALID" tampered_invalid "${NES}0"
-  check "a changed page makes the P-384 signature INVALID" tampered_invalid "${NES}1"
-  check "with another root trusted the signature is intact but untrusted" untrusted_root "${NES}1"
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    check "with another root trusted the signature is intact but untrusted" untrusted_root "${NES}0"
+  else
+    check "pyhanko signs a PDF with the P-384 key; validate: VALID, sha384_ecdsa, trusted chain" sign_validate "${NES}1" sha384_ecdsa
+    check "a changed page makes the P-384 signature INVALID" tampered_invalid "${NES}1"
+    check "with another root trusted the signature is intact but untrusted" untrusted_root "${NES}1"
+  fi
   check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-on_both_transports suite "$CARD"
+on_families v2 v1.0 -- on_both_transports --fresh make_cards suite "$CARD"
 finish

@@ -3,7 +3,9 @@
 # a wrong PIN raises PinIncorrect and costs one try, a malformed one PinLenRange and
 # nothing, C_SetPIN changes the PIN logged in or not, a blocked PIN raises PinLocked,
 # C_Login(SO, PUK) + C_InitPIN unblocks it, and C_SetPIN(PUK, new) (the value fits only
-# the PUK) unblocks without spending a PIN try. In process and through pcscd + vpcd.
+# the PUK) unblocks without spending a PIN try. On an AKIS v2.x card (P-256 + RSA-2048)
+# and an AKIS v1.0 card (RSA-2048 only, its own forms), each in process and through
+# pcscd + vpcd.
 source "$(dirname "$0")/lib.sh"
 
 VENV=$ROOT/target/python-venv
@@ -33,7 +35,7 @@ py_gives_line() {
 }
 
 suite() {
-  check "login with the PIN, both keys sign" py_gives_line "OK signed with 2 key(s)" login 123456
+  check "login with the PIN, every key signs ($KEYS)" py_gives_line "OK signed with $KEYS key(s)" login 123456
   check "wrong PIN: PinIncorrect" py_gives PinIncorrect login 000000
   check "  one try: PIN 2 of 3" card_is "2 of 3" "10 of 10"
   check "5 digits: PinLenRange" py_gives PinLenRange login 12345
@@ -65,6 +67,13 @@ suite() {
 TOKEN=AKIS_0F0F0F0F0F0F0F04
 CARD=$WORK/python.card
 # A fresh card (full PIN and PUK counters) for each transport.
-fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F04 p256 rsa2048; }
-on_both_transports --fresh fresh_card suite "$CARD"
+# AKIS v1.0 cards hold RSA-2048 keys only (pkcs11-spec.md §1.4.1).
+fresh_card() {
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    KEYS=1; make_card "$CARD" 0F0F0F0F0F0F0F04 rsa2048
+  else
+    KEYS=2; make_card "$CARD" 0F0F0F0F0F0F0F04 p256 rsa2048
+  fi
+}
+on_families v2 v1.0 -- on_both_transports --fresh fresh_card suite "$CARD"
 finish

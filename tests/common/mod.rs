@@ -132,6 +132,7 @@ pub fn image(keys: &[Key]) -> CardImage {
         body: Some(f.padded()),
     }));
     CardImage {
+        family: Default::default(),
         serial: card.serial.clone(),
         files,
         keys: keys

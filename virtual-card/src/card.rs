@@ -1,6 +1,10 @@
 //! The card's command processor: one `CardImage`, one card session, one APDU at a time
 //! (spec Part 1, §1.4). No I/O except persisting the image after every change of a
 //! PIN, PUK or retry counter, which happens *before* the card answers.
+//!
+//! The image's [`CardFamily`] decides which command forms the card accepts (spec §1.4
+//! "Per family"): a strict card answers every other form `6A86`/`6D00`/`6700`, so a
+//! host that sends a form of the wrong family fails its tests.
 
 use std::path::PathBuf;
 
@@ -8,12 +12,16 @@ use zeroize::Zeroizing;
 
 use crate::apdu::{self, sw, Command};
 use crate::crypto::{self, CryptoError, SigningKey};
-use crate::image::{CardImage, PinRecord};
+use crate::image::{CardFamily, CardImage, PinRecord};
 use crate::store::{self, StoreError};
 
 pub const MF: u16 = 0x3F00;
 pub const PIN_REF: u8 = 0x81;
 pub const PUK_REF: u8 = 0x82;
+
+/// [AKIS] v1.0: at most 244 bytes of command data and of response data per APDU
+/// (OpenSC's card-akis.c: `max_send_size` and `max_recv_size` 244).
+pub const V10_MAX_DATA: usize = 244;
 
 /// What the last APDU cost, so the caller can model a real card's timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,20 +127,29 @@ impl Card {
             // Malformed: answer without touching any state.
             Err(status) => return (apdu::response(&[], status), Work::Plain),
         };
+        // Lengths the family's ATR does not offer: refused like a malformed APDU,
+        // before anything (even pending GET RESPONSE data) changes.
+        if let Err(status) = self.check_lengths(&command) {
+            return (apdu::response(&[], status), Work::Plain);
+        }
         let is_get_response = command.cla == 0x00 && command.ins == 0xC0;
         if !is_get_response {
             self.session.pending = None;
         }
         let pin_just_verified = std::mem::take(&mut self.session.pin_just_verified);
         let mut work = Work::Plain;
+        let v10 = self.family() == CardFamily::V10;
         let (data, status) = match (command.cla, command.ins) {
+            (0x00, 0xA4) if v10 => self.select_v10(&command),
             (0x00, 0xA4) => self.select(&command),
             (0x00, 0xB0) => self.read_binary(&command),
             (0x00, 0xC0) => return (self.get_response(&command), Work::Plain),
             (0x00, 0x20) => self.verify(&command),
+            (0x00, 0x24) if v10 => self.change_pin_v10(&command),
             (0x00, 0x24) => self.change_reference_data(&command),
             (0x00, 0x2C) => self.reset_retry_counter(&command),
             (0x80, 0x1A) => self.logout(&command),
+            (0x00, 0x22) if v10 => self.set_key_v10(&command),
             (0x00, 0x22) => self.manage_security_environment(&command),
             (0x00, 0x2A) => self.compute_signature(&command, pin_just_verified, &mut work),
             (0x00, 0x84) => self.get_challenge(&command),
@@ -143,9 +160,40 @@ impl Card {
         (self.reply(data, status, command.ne), work)
     }
 
-    /// Sends at most Ne bytes; the rest waits for GET RESPONSE behind `61xx`.
+    pub fn family(&self) -> CardFamily {
+        self.image.family
+    }
+
+    /// The family's ATR (spec §1.1).
+    pub fn atr(&self) -> &'static [u8] {
+        crate::vcard::atr_of(self.family())
+    }
+
+    /// v1.x and v1.0 ATRs offer no extended length; v1.0 takes at most 244 bytes of
+    /// data and produces at most 244 in one piece (READ BINARY, GET CHALLENGE).
+    fn check_lengths(&self, c: &Command) -> Result<(), u16> {
+        let family = self.family();
+        if c.extended && family != CardFamily::V2x {
+            return Err(sw::WRONG_LENGTH);
+        }
+        if family == CardFamily::V10 {
+            let one_piece = c.cla == 0x00 && matches!(c.ins, 0xB0 | 0x84);
+            if c.data.len() > V10_MAX_DATA
+                || (one_piece && c.ne.is_some_and(|ne| ne > V10_MAX_DATA))
+            {
+                return Err(sw::WRONG_LENGTH);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends at most Ne bytes (v1.0: at most 244); the rest waits for GET RESPONSE
+    /// behind `61xx`.
     fn reply(&mut self, mut data: Vec<u8>, status: u16, ne: Option<usize>) -> Vec<u8> {
-        let ne = ne.unwrap_or(0);
+        let mut ne = ne.unwrap_or(0);
+        if self.family() == CardFamily::V10 {
+            ne = ne.min(V10_MAX_DATA);
+        }
         if status != sw::OK || data.len() <= ne {
             return apdu::response(&data, status);
         }
@@ -250,6 +298,103 @@ impl Card {
         }
     }
 
+    /// [AKIS] v1.0 SELECT (OpenSC's card-akis.c): P1 `00` the MF (empty data or
+    /// `3F00`) or a DF by its FID under the current DF; P1 `02` an EF by its FID under
+    /// the current DF; P1 `08` an absolute path that starts with `3F00`. Always P2 `00`:
+    /// the answer is an FCI with the proprietary security byte (tag `90`).
+    fn select_v10(&mut self, c: &Command) -> Reply {
+        if c.p2 != 0x00 {
+            return status(sw::WRONG_P1P2);
+        }
+        let fid = |data: &[u8]| match data {
+            [hi, lo] => Ok(u16::from_be_bytes([*hi, *lo])),
+            _ => Err(sw::WRONG_LENGTH),
+        };
+        let child = |card: &Card, fid: u16| {
+            let mut path = card.session.current_df.clone();
+            path.push(fid);
+            path
+        };
+        let target = match c.p1 {
+            0x00 => match c.data {
+                [] | [0x3F, 0x00] => vec![MF],
+                data => match fid(data) {
+                    Ok(fid) => {
+                        let path = child(self, fid);
+                        if !self.is_df(&path) {
+                            return status(sw::FILE_NOT_FOUND);
+                        }
+                        path
+                    }
+                    Err(sw) => return status(sw),
+                },
+            },
+            0x02 => match fid(c.data) {
+                Ok(fid) => {
+                    let path = child(self, fid);
+                    if self.is_df(&path) {
+                        return status(sw::FILE_NOT_FOUND);
+                    }
+                    path
+                }
+                Err(sw) => return status(sw),
+            },
+            0x08 => {
+                if c.data.len() < 4 || c.data.len() % 2 != 0 {
+                    return status(sw::WRONG_LENGTH);
+                }
+                let path: Vec<u16> = c
+                    .data
+                    .chunks_exact(2)
+                    .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                    .collect();
+                if path[0] != MF {
+                    return status(sw::FILE_NOT_FOUND);
+                }
+                path
+            }
+            _ => return status(sw::WRONG_P1P2),
+        };
+        if self.is_df(&target) {
+            self.session.current_df = target.clone();
+            self.session.current_file = CurrentFile::Df;
+        } else if let Some(index) = self.find(&target) {
+            self.session.current_df = target[..target.len() - 1].to_vec();
+            self.session.current_file = CurrentFile::Ef(index);
+        } else {
+            return status(sw::FILE_NOT_FOUND);
+        }
+        (self.fci_v10(&target), sw::OK)
+    }
+
+    /// v1.0 FCI: `6F { 83 FID, 82 descriptor, [80 size], [84 name], 90 security }`.
+    /// Security byte bits per card-akis.c: `02` valid, `10` read [AKIS]; the values are
+    /// ours [OWN].
+    fn fci_v10(&self, path: &[u16]) -> Vec<u8> {
+        let (name, size) = self.node_info(path);
+        let fid = path.last().copied().unwrap_or(MF);
+        let mut body = Vec::new();
+        tlv(&mut body, 0x83, &fid.to_be_bytes());
+        match size {
+            Some(size) => {
+                tlv(&mut body, 0x82, &[0x01]);
+                let size = u16::try_from(size).unwrap_or(u16::MAX);
+                tlv(&mut body, 0x80, &size.to_be_bytes());
+                tlv(&mut body, 0x90, &[0x12]);
+            }
+            None => {
+                tlv(&mut body, 0x82, &[0x38]);
+                if let Some(name) = name {
+                    tlv(&mut body, 0x84, name);
+                }
+                tlv(&mut body, 0x90, &[0x02]);
+            }
+        }
+        let mut out = Vec::new();
+        tlv(&mut out, 0x6F, &body);
+        out
+    }
+
     fn node_info(&self, path: &[u16]) -> (Option<&[u8]>, Option<usize>) {
         match self.find(path) {
             Some(i) => {
@@ -306,7 +451,8 @@ impl Card {
             return status(sw::WRONG_LENGTH);
         };
         let (index, offset) = if c.p1 & 0x80 != 0 {
-            if c.p1 & 0x60 != 0 {
+            // Only the v2.x ATR offers SFI (card-capabilities byte 1, bit 0x04).
+            if c.p1 & 0x60 != 0 || self.family() != CardFamily::V2x {
                 return status(sw::WRONG_P1P2);
             }
             let sfi = c.p1 & 0x1F;
@@ -435,6 +581,11 @@ impl Card {
             return status(sw::REF_NOT_FOUND);
         };
         let blocked = self.image.pins[index].tries_left == 0;
+        if c.data.is_empty() && self.family() == CardFamily::V10 {
+            // [OWN] The public v1.0 command set has no retry-counter query: a strict
+            // v1.0 card refuses VERIFY without data, spending nothing.
+            return status(sw::WRONG_LENGTH);
+        }
         if c.data.is_empty() {
             // Counter query: never spends a try.
             return status(if blocked {
@@ -480,13 +631,43 @@ impl Card {
             return status(sw::WRONG_LENGTH);
         }
         let (old, new) = c.data.split_at(length);
+        self.change_value(index, c.p2, old, new)
+    }
+
+    /// [AKIS] v1.0 CHANGE PIN: `00 24 P1 P2 Lc len(old) old len(new) new`; P1 `02`
+    /// with P2 = reference without bit 8 for references that have it (ours: `81` →
+    /// `02 01`, `82` → `02 02`), P1 `01` with P2 = the reference otherwise.
+    fn change_pin_v10(&mut self, c: &Command) -> Reply {
+        let reference = match (c.p1, c.p2) {
+            (0x01, p2) if p2 & 0x80 == 0 => p2,
+            (0x02, p2) if p2 & 0x80 == 0 => p2 | 0x80,
+            _ => return status(sw::WRONG_P1P2),
+        };
+        let Some(index) = self.pin_index(reference) else {
+            return status(sw::REF_NOT_FOUND);
+        };
+        if self.image.pins[index].tries_left == 0 {
+            return status(sw::AUTH_BLOCKED);
+        }
+        let Some((old, new)) = split_length_prefixed(c.data) else {
+            return status(sw::WRONG_LENGTH);
+        };
+        let length = self.image.pins[index].length;
+        if old.len() != length || new.len() != length {
+            return status(sw::WRONG_LENGTH);
+        }
+        self.change_value(index, reference, old, new)
+    }
+
+    /// The part of a change both forms share: digits (`6A80`, no try), then one try.
+    fn change_value(&mut self, index: usize, reference: u8, old: &[u8], new: &[u8]) -> Reply {
         if !old.iter().chain(new).all(u8::is_ascii_digit) {
             return status(sw::WRONG_DATA);
         }
         match self.spend_try_and_compare(index, old) {
             Err(sw) => status(sw),
             Ok(false) => {
-                if c.p2 == PIN_REF {
+                if reference == PIN_REF {
                     self.session.verified.retain(|r| *r != PIN_REF);
                 }
                 status(self.tries_left_status(index))
@@ -497,7 +678,7 @@ impl Card {
                 if let Err(sw) = self.commit(vec![(index, record)]) {
                     return status(sw);
                 }
-                self.set_verified(c.p2);
+                self.set_verified(reference);
                 status(sw::OK)
             }
         }
@@ -603,6 +784,26 @@ impl Card {
         status(sw::OK)
     }
 
+    /// [AKIS] v1.0 MSE: `00 22 C3 keyref`, no data: the key for the next PSO, which
+    /// is always an RSA PKCS#1 v1.5 signature (the only algorithm of v1.0 cards).
+    fn set_key_v10(&mut self, c: &Command) -> Reply {
+        if c.p1 != 0xC3 {
+            return status(sw::WRONG_P1P2);
+        }
+        self.session.environment = None;
+        if !c.data.is_empty() {
+            return status(sw::WRONG_LENGTH);
+        }
+        let Some(index) = self.keys.iter().position(|k| k.key_ref == c.p2) else {
+            return status(sw::REF_NOT_FOUND);
+        };
+        if !self.keys[index].key.supports(crypto::alg::RSA_PKCS1) {
+            return status(sw::REF_NOT_FOUND);
+        }
+        self.session.environment = Some((index, crypto::alg::RSA_PKCS1));
+        status(sw::OK)
+    }
+
     fn compute_signature(
         &mut self,
         c: &Command,
@@ -679,6 +880,18 @@ impl Card {
             _ => status(sw::REF_NOT_FOUND),
         }
     }
+}
+
+/// `len(a) a len(b) b` with nothing after it (v1.0 CHANGE PIN data).
+fn split_length_prefixed(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&first_len, rest) = data.split_first()?;
+    let first_len = usize::from(first_len);
+    if rest.len() < first_len {
+        return None;
+    }
+    let (first, rest) = rest.split_at(first_len);
+    let (&second_len, second) = rest.split_first()?;
+    (second.len() == usize::from(second_len)).then_some((first, second))
 }
 
 /// Comparison whose time does not depend on where the values differ.

@@ -48,9 +48,48 @@ pub struct PinRecord {
     pub tries_left: u8,
 }
 
+/// Which AKIS card family the software card imitates (pkcs11-spec.md §1.1, §1.4
+/// "Per family"): its ATR and the command forms it accepts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CardFamily {
+    /// AKIS v1.0 (`UEKAE V1.0`): the public v1.0 command set, short APDUs of at most
+    /// 244 data bytes, RSA-2048 keys only.
+    V10,
+    /// AKIS v1.x (`UEKAE` in tag 6): the ISO profile without SFI or extended length.
+    V1x,
+    /// AKIS v2.x (`TC`): the ISO profile with SFI and extended length. The default.
+    #[default]
+    V2x,
+}
+
+impl CardFamily {
+    pub const ALL: [CardFamily; 3] = [CardFamily::V10, CardFamily::V1x, CardFamily::V2x];
+
+    /// The name `eimza-vcard create --family` takes and `show` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            CardFamily::V10 => "v1.0",
+            CardFamily::V1x => "v1",
+            CardFamily::V2x => "v2",
+        }
+    }
+
+    /// `v1.0`; `v1` or `v1.x`; `v2` or `v2.x`.
+    pub fn parse(text: &str) -> Option<CardFamily> {
+        match text {
+            "v1.0" => Some(CardFamily::V10),
+            "v1" | "v1.x" => Some(CardFamily::V1x),
+            "v2" | "v2.x" => Some(CardFamily::V2x),
+            _ => None,
+        }
+    }
+}
+
 /// Everything a card holds.
 #[derive(Clone, Debug)]
 pub struct CardImage {
+    /// The family whose ATR and command forms the card uses.
+    pub family: CardFamily,
     /// Card serial number (EF.TokenInfo serialNumber, GET DATA 01 06).
     pub serial: Vec<u8>,
     pub files: Vec<FileNode>,

@@ -32,9 +32,10 @@ pub mod serve;
 pub mod store;
 mod vcard;
 
-pub use image::{CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
+pub use image::{CardFamily, CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
 pub use store::StoreError;
 pub use vcard::{
-    algorithm_name, hex, CardStatus, CommandCounts, CounterStatus, Delays, KeyStatus,
-    SignatureHook, Stats, VirtualCard, ATR, DELAYS_ENV,
+    algorithm_name, atr_of, hex, CardStatus, CommandCounts, CounterStatus, Delays, KeyStatus,
+    ReceivedCommand, SignatureHook, Stats, VirtualCard, ATR, ATR_V10, ATR_V1X, DELAYS_ENV,
+    MAX_RECEIVED,
 };

@@ -5,26 +5,29 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use virtual_card::serve::{self, ServeOptions};
-use virtual_card::{store, CardImage, CardStatus, Delays, KeyAlgorithm, VirtualCard};
+use virtual_card::{store, CardFamily, CardImage, CardStatus, Delays, KeyAlgorithm, VirtualCard};
 
 const USAGE: &str = "\
 eimza-vcard: software e-imza card (pkcs11-spec.md Part 1)
 
 Usage:
-  eimza-vcard create FILE [--key rsa2048|rsa3072|p256|p384[:tls]]... [--pin 123456]
-                     [--puk 12345678] [--serial HEX] [--user-consent] [--ca-dir DIR]
-                     [--force]
-      Personalise a new card into FILE (default: one rsa2048 key, PIN 123456,
-      PUK 12345678, 8 random serial bytes). Every key gets a certificate like a
+  eimza-vcard create FILE [--family v1.0|v1|v2] [--key rsa2048|rsa3072|p256|p384[:tls]]...
+                     [--pin 123456] [--puk 12345678] [--serial HEX] [--user-consent]
+                     [--ca-dir DIR] [--force]
+      Personalise a new card into FILE (default: family v2, one rsa2048 key, PIN
+      123456, PUK 12345678, 8 random serial bytes). --family gives the card that
+      AKIS family's ATR and makes it answer only that family's command forms
+      (pkcs11-spec.md §1.4); a v1.0 card holds rsa2048 keys only. Every key gets a certificate like a
       real NES key (keyUsage nonRepudiation, no extended key usage); a key given
       as ALG:tls gets digitalSignature and the clientAuth extended key usage as
       well, for TLS client authentication. --ca-dir keeps the test CA in DIR so
       several cards share one root. FILE must not exist unless --force is given.
   eimza-vcard show FILE
-      Serial, keys (algorithm, userConsent), PIN/PUK tries left and blocked state.
+      Serial, family, keys (algorithm, userConsent), PIN/PUK tries left and blocked
+      state.
   eimza-vcard certs FILE
       Every certificate on the card (end-user, NES CA, root) as PEM.
-  eimza-vcard serve FILE [--vpcd HOST:PORT] [--once]
+  eimza-vcard serve FILE [--vpcd HOST:PORT] [--once] [--log-commands LOG]
       Insert the card into vpcd's virtual reader (default 127.0.0.1:35963, reader
       \"Virtual PCD 00 00\"; 35964 is reader 00 01). Reconnects every 250 ms while
       vpcd is away; --once exits when the first connection ends. SIGTERM/SIGINT
@@ -146,6 +149,7 @@ fn load(path: &Path) -> Result<CardImage, Failure> {
 
 /// What `create` was asked for, checked.
 struct CreateArgs {
+    family: CardFamily,
     keys: Vec<KeyAlgorithm>,
     tls_client_keys: Vec<usize>,
     pin: zeroize::Zeroizing<String>,
@@ -158,10 +162,19 @@ struct CreateArgs {
 fn create(args: &[String]) -> Result<(), Failure> {
     let parsed = parse_args(
         args,
-        &["--key", "--pin", "--puk", "--serial", "--ca-dir"],
+        &[
+            "--family", "--key", "--pin", "--puk", "--serial", "--ca-dir",
+        ],
         &["--user-consent", "--force"],
     )?;
     let file = parsed.file()?;
+    let family = match parsed.last("--family") {
+        None => CardFamily::default(),
+        Some(name) => match CardFamily::parse(name) {
+            Some(family) => family,
+            None => return usage_error(format!("unknown family '{name}' (v1.0, v1, v2)")),
+        },
+    };
     let mut keys = Vec::new();
     let mut tls_client_keys = Vec::new();
     for spec in parsed.all("--key") {
@@ -190,6 +203,14 @@ fn create(args: &[String]) -> Result<(), Failure> {
     if keys.len() > 8 {
         return usage_error("at most 8 keys per card");
     }
+    if family == CardFamily::V10 {
+        if let Some(other) = keys.iter().find(|&&k| k != KeyAlgorithm::Rsa2048) {
+            return usage_error(format!(
+                "an AKIS v1.0 card holds rsa2048 keys only, not {}",
+                virtual_card::algorithm_name(*other)
+            ));
+        }
+    }
     let pin = parsed.last("--pin").unwrap_or("123456");
     if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
         return usage_error("--pin must be exactly 6 digits");
@@ -212,6 +233,7 @@ fn create(args: &[String]) -> Result<(), Failure> {
         )));
     }
     let request = CreateArgs {
+        family,
         keys,
         tls_client_keys,
         pin: zeroize::Zeroizing::new(pin.to_string()),
@@ -231,6 +253,7 @@ fn create(args: &[String]) -> Result<(), Failure> {
 fn personalise(request: &CreateArgs) -> Result<CardImage, String> {
     use virtual_card::personalise::{create, CreateOptions};
     let options = CreateOptions {
+        family: request.family,
         keys: request.keys.clone(),
         tls_client_keys: request.tls_client_keys.clone(),
         pin: request.pin.clone(),
@@ -353,7 +376,7 @@ extern "C" fn request_stop(_signal: libc::c_int) {
 }
 
 fn serve_card(args: &[String]) -> Result<(), Failure> {
-    let parsed = parse_args(args, &["--vpcd"], &["--once"])?;
+    let parsed = parse_args(args, &["--vpcd", "--log-commands"], &["--once"])?;
     let file = parsed.file()?;
     let vpcd = parsed
         .last("--vpcd")
@@ -382,8 +405,14 @@ fn serve_card(args: &[String]) -> Result<(), Failure> {
         virtual_card::hex(&card.serial()),
         options.vpcd
     );
-    serve::serve(&card, &options)
-        .map_err(|e| Failure::Runtime(format!("vpcd {}: {e}", options.vpcd)))
+    let served = serve::serve(&card, &options)
+        .map_err(|e| Failure::Runtime(format!("vpcd {}: {e}", options.vpcd)));
+    if let Some(log_file) = parsed.last("--log-commands") {
+        let lines: String = card.received().iter().map(|c| format!("{c}\n")).collect();
+        std::fs::write(log_file, lines)
+            .map_err(|e| Failure::Runtime(format!("{log_file}: {e}")))?;
+    }
+    served
 }
 
 #[cfg(test)]

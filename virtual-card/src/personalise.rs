@@ -2,7 +2,7 @@
 //! chain and the PKCS#15 file system of pkcs11-spec.md §1.3/§1.5/§1.6).
 
 use crate::certgen::{self, TestCa};
-use crate::image::{CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
+use crate::image::{CardFamily, CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
 use eimza_pkcs15 as p15;
 use sha1::{Digest, Sha1};
 use std::fmt;
@@ -49,6 +49,8 @@ pub const MAX_SERIAL_LEN: usize = 12;
 /// What to put on a new card.
 #[derive(Clone)]
 pub struct CreateOptions {
+    /// Which AKIS family's ATR and command forms the card uses (default v2.x).
+    pub family: CardFamily,
     /// 1..=8 keys; key n gets key reference n.
     pub keys: Vec<KeyAlgorithm>,
     /// Indices into `keys` whose certificates also allow TLS client authentication
@@ -69,6 +71,7 @@ pub struct CreateOptions {
 impl fmt::Debug for CreateOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreateOptions")
+            .field("family", &self.family)
             .field("keys", &self.keys)
             .field("tls_client_keys", &self.tls_client_keys)
             .field("pin", &"<redacted>")
@@ -83,6 +86,7 @@ impl fmt::Debug for CreateOptions {
 impl Default for CreateOptions {
     fn default() -> Self {
         CreateOptions {
+            family: CardFamily::default(),
             keys: vec![KeyAlgorithm::Rsa2048],
             tls_client_keys: Vec::new(),
             pin: Zeroizing::new("123456".into()),
@@ -106,6 +110,8 @@ pub enum PersonaliseError {
     InvalidSerial(usize),
     /// A TLS client key index that names no key.
     TlsKeyIndex(usize),
+    /// A key type the card family cannot hold (v1.0: RSA-2048 only).
+    FamilyKey(CardFamily, KeyAlgorithm),
     /// `ca_dir` unusable.
     CaDir(String),
     Io(std::io::Error),
@@ -129,6 +135,12 @@ impl fmt::Display for PersonaliseError {
             PersonaliseError::TlsKeyIndex(i) => {
                 write!(f, "TLS client key {i} is not one of the card's keys")
             }
+            PersonaliseError::FamilyKey(family, algorithm) => write!(
+                f,
+                "an AKIS {} card holds RSA-2048 keys only, not {}",
+                family.name(),
+                crate::algorithm_name(*algorithm)
+            ),
             PersonaliseError::InvalidSerial(n) => {
                 write!(f, "the serial must be 1 to {MAX_SERIAL_LEN} bytes, not {n}")
             }
@@ -334,6 +346,12 @@ pub fn create(options: &CreateOptions) -> Result<CardImage, PersonaliseError> {
     {
         return Err(PersonaliseError::TlsKeyIndex(i));
     }
+    // [AKIS] OpenSC's card-akis.c registers RSA-2048 only for v1.0 cards.
+    if options.family == CardFamily::V10 {
+        if let Some(&other) = options.keys.iter().find(|&&k| k != KeyAlgorithm::Rsa2048) {
+            return Err(PersonaliseError::FamilyKey(options.family, other));
+        }
+    }
     let serial = match &options.serial {
         Some(s) if s.is_empty() || s.len() > MAX_SERIAL_LEN => {
             return Err(PersonaliseError::InvalidSerial(s.len()))
@@ -499,6 +517,7 @@ pub fn create(options: &CreateOptions) -> Result<CardImage, PersonaliseError> {
     ];
 
     Ok(CardImage {
+        family: options.family,
         serial,
         files,
         keys,

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | 0 | 8 | magic `EIMZA-VC` |
 //! | 8 | 2 | format version (1) |
-//! | 10 | 2 | reserved, 0 |
+//! | 10 | 2 | card family: 0 v2.x (all files before families existed), 1 v1.0, 2 v1.x |
 //! | 12 | 4 | payload length L |
 //! | 16 | L | payload (see `encode_payload`) |
 //! | 16 + L | 32 | SHA-256 of bytes 0 .. 16 + L |
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::image::{CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
+use crate::image::{CardFamily, CardImage, CardKey, FileNode, KeyAlgorithm, PinRecord};
 
 pub const MAGIC: &[u8; 8] = b"EIMZA-VC";
 pub const FORMAT_VERSION: u16 = 1;
@@ -212,7 +212,7 @@ pub fn encode(image: &CardImage) -> Zeroizing<Vec<u8>> {
     ));
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&family_code(image.family).to_be_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(&payload);
     let checksum = Sha256::digest(&out[..]);
@@ -240,9 +240,33 @@ pub fn decode(bytes: &[u8]) -> Result<CardImage, StoreError> {
     if Sha256::digest(body).as_slice() != checksum {
         return Err(StoreError::ChecksumMismatch);
     }
-    let image = decode_payload(&body[HEADER_LEN..])?;
+    let code = u16::from_be_bytes([bytes[10], bytes[11]]);
+    let family = family_from_code(code)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown card family code {code}")))?;
+    let mut image = decode_payload(&body[HEADER_LEN..])?;
+    image.family = family;
     validate(&image)?;
     Ok(image)
+}
+
+/// The family lives in the header's formerly reserved (always 0) field, so every card
+/// file written before families existed loads as the v2.x card it was, and a v2.x
+/// card file is byte for byte what it used to be.
+fn family_code(family: CardFamily) -> u16 {
+    match family {
+        CardFamily::V2x => 0,
+        CardFamily::V10 => 1,
+        CardFamily::V1x => 2,
+    }
+}
+
+fn family_from_code(code: u16) -> Option<CardFamily> {
+    match code {
+        0 => Some(CardFamily::V2x),
+        1 => Some(CardFamily::V10),
+        2 => Some(CardFamily::V1x),
+        _ => None,
+    }
 }
 
 /// Checks the invariants the card runtime relies on.
@@ -257,6 +281,11 @@ pub fn validate(image: &CardImage) -> Result<(), StoreError> {
         }
     }
     for (i, key) in image.keys.iter().enumerate() {
+        if image.family == CardFamily::V10 && key.algorithm != KeyAlgorithm::Rsa2048 {
+            return corrupt(format!(
+                "key {i}: an AKIS v1.0 card holds RSA-2048 keys only"
+            ));
+        }
         if !(1..=8).contains(&key.key_ref) {
             return corrupt(format!("key {i} has reference {}", key.key_ref));
         }
@@ -387,6 +416,8 @@ fn decode_payload(payload: &[u8]) -> Result<CardImage, StoreError> {
         ));
     }
     Ok(CardImage {
+        // Set by `decode` from the header.
+        family: CardFamily::default(),
         serial,
         files,
         keys,

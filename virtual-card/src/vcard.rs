@@ -7,7 +7,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::card::{Card, Work, PIN_REF, PUK_REF};
-use crate::image::{CardImage, KeyAlgorithm};
+use crate::image::{CardFamily, CardImage, KeyAlgorithm};
 use crate::store::{self, StoreError};
 
 /// The card's ATR (spec §1.1): AKIS v2.x family, T=1, historical bytes "TCVC1", card
@@ -16,6 +16,98 @@ pub const ATR: [u8; 23] = [
     0x3B, 0x9F, 0x96, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x65, 0x54, 0x43, 0x56, 0x43, 0x31, 0x73, 0xB4,
     0x00, 0x40, 0x83, 0x05, 0x90, 0x00, 0x45,
 ];
+
+/// The AKIS v1.0 ATR, byte for byte the public one (OpenSC's card-akis.c): T=1,
+/// historical bytes "UEKAE V1.0" (the `4D` before them is TB3), TCK `AE`.
+pub const ATR_V10: [u8; 19] = [
+    0x3B, 0xBA, 0x11, 0x00, 0x81, 0x31, 0xFE, 0x4D, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x20, 0x56, 0x31,
+    0x2E, 0x30, 0xAE,
+];
+
+/// An AKIS v1.x-family ATR: the structure of the public v1.x ATRs (pcsc-tools'
+/// list: `3B 9F 96 81 31 FE 45 80 67 "UEKAE" 12 xx 31 80 73 B3 A1 80 TCK`) with our
+/// own version bytes "VC" (virtual card) instead of `12 xx`, so no real card's version
+/// is claimed. Like the real ones its card-capabilities object (`73 B3 A1 80`) offers
+/// no SFI and no extended length.
+pub const ATR_V1X: [u8; 23] = [
+    0x3B, 0x9F, 0x96, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x67, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x56, 0x43,
+    0x31, 0x80, 0x73, 0xB3, 0xA1, 0x80, 0xFF,
+];
+
+/// The ATR of a card of `family`.
+pub fn atr_of(family: CardFamily) -> &'static [u8] {
+    match family {
+        CardFamily::V10 => &ATR_V10,
+        CardFamily::V1x => &ATR_V1X,
+        CardFamily::V2x => &ATR,
+    }
+}
+
+/// The header of a command the card received: never its data, which may be a PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedCommand {
+    pub cla: u8,
+    pub ins: u8,
+    pub p1: u8,
+    pub p2: u8,
+    /// Command data length (0 for cases 1 and 2, and for malformed APDUs).
+    pub nc: usize,
+    /// Ne, `None` without an Le field (and for malformed APDUs).
+    pub ne: Option<usize>,
+    /// The APDU parsed (a malformed one was answered `6700` and changed nothing).
+    pub well_formed: bool,
+}
+
+impl ReceivedCommand {
+    fn of(apdu: &[u8]) -> ReceivedCommand {
+        match crate::apdu::parse(apdu) {
+            Ok(c) => ReceivedCommand {
+                cla: c.cla,
+                ins: c.ins,
+                p1: c.p1,
+                p2: c.p2,
+                nc: c.data.len(),
+                ne: c.ne,
+                well_formed: true,
+            },
+            Err(_) => {
+                let byte = |i: usize| apdu.get(i).copied().unwrap_or(0);
+                ReceivedCommand {
+                    cla: byte(0),
+                    ins: byte(1),
+                    p1: byte(2),
+                    p2: byte(3),
+                    nc: 0,
+                    ne: None,
+                    well_formed: false,
+                }
+            }
+        }
+    }
+}
+
+/// `CLA INS P1 P2 Nc=.. Ne=..`, one line of `eimza-vcard serve --log-commands`.
+impl std::fmt::Display for ReceivedCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:02X} {:02X} {:02X} {:02X} Nc={}",
+            self.cla, self.ins, self.p1, self.p2, self.nc
+        )?;
+        match self.ne {
+            Some(ne) => write!(f, " Ne={ne}")?,
+            None => write!(f, " Ne=-")?,
+        }
+        if !self.well_formed {
+            write!(f, " malformed")?;
+        }
+        Ok(())
+    }
+}
+
+/// At most this many command headers are kept (a long `serve` must not grow without
+/// bound); `Stats::apdus` still counts every command.
+pub const MAX_RECEIVED: usize = 100_000;
 
 /// Traffic counters since the card object was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,6 +232,7 @@ pub struct KeyStatus {
 /// What `eimza-vcard show` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardStatus {
+    pub family: CardFamily,
     pub serial: Vec<u8>,
     pub keys: Vec<KeyStatus>,
     pub pin: Option<CounterStatus>,
@@ -159,6 +252,7 @@ impl CardStatus {
                 })
         };
         CardStatus {
+            family: image.family,
             serial: image.serial.clone(),
             keys: image
                 .keys
@@ -187,6 +281,7 @@ pub fn algorithm_name(algorithm: KeyAlgorithm) -> &'static str {
 impl std::fmt::Display for CardStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "serial: {}", hex(&self.serial))?;
+        writeln!(f, "family: {}", self.family.name())?;
         for key in &self.keys {
             let consent = if key.user_consent {
                 ", userConsent"
@@ -227,6 +322,7 @@ struct State {
     powered: bool,
     stats: Stats,
     commands: CommandCounts,
+    received: Vec<ReceivedCommand>,
     delays: Delays,
 }
 
@@ -290,6 +386,7 @@ impl VirtualCard {
                 powered: true,
                 stats: Stats::default(),
                 commands: CommandCounts::default(),
+                received: Vec::new(),
                 delays: Delays::default(),
             }),
             present: AtomicBool::new(true),
@@ -328,6 +425,9 @@ impl VirtualCard {
             state.stats.bytes_in += apdu.len() as u64;
             state.stats.bytes_out += response.len() as u64;
             state.commands.count(apdu, work);
+            if state.received.len() < MAX_RECEIVED {
+                state.received.push(ReceivedCommand::of(apdu));
+            }
             let delays = state.delays;
             let delay = delays.per_apdu
                 + match work {
@@ -359,7 +459,7 @@ impl VirtualCard {
         state.powered = true;
         self.publish(&state);
         state.card.reset_session();
-        ATR.to_vec()
+        state.card.atr().to_vec()
     }
 
     /// Warm reset: same effect as `power_on` for this card.
@@ -405,8 +505,13 @@ impl VirtualCard {
         self.powered.load(Ordering::Acquire)
     }
 
+    /// The ATR of the card's family (spec §1.1).
     pub fn atr(&self) -> Vec<u8> {
-        ATR.to_vec()
+        self.state.lock().card.atr().to_vec()
+    }
+
+    pub fn family(&self) -> CardFamily {
+        self.state.lock().card.image().family
     }
 
     pub fn serial(&self) -> Vec<u8> {
@@ -420,6 +525,12 @@ impl VirtualCard {
     /// VERIFY and signature commands received, signatures computed.
     pub fn command_counts(&self) -> CommandCounts {
         self.state.lock().commands
+    }
+
+    /// The header of every command received since the card object was created, in
+    /// order (the first [`MAX_RECEIVED`]), so a test can check exactly what a host sent.
+    pub fn received(&self) -> Vec<ReceivedCommand> {
+        self.state.lock().received.clone()
     }
 
     /// Counts one reader transaction (the module's software reader calls this in

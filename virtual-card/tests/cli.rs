@@ -46,6 +46,9 @@ fn usage_errors_exit_2() {
         &["create", "x", "--key", "rsa1024"],
         &["create", "x", "--key", "p256:ssl"],
         &["create", "x", "--serial", "XYZ"],
+        &["create", "x", "--family", "v3"],
+        &["create", "x", "--family", "v1.0", "--key", "p256"],
+        &["create", "x", "--family", "v1.0", "--key", "rsa3072"],
     ] {
         let (code, _, err) = run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -244,4 +247,83 @@ fn serve_exits_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn create_family_sets_atr_and_show_prints_it() {
+    for (family, atr) in [
+        ("v1.0", &virtual_card::ATR_V10[..]),
+        ("v1", &virtual_card::ATR_V1X[..]),
+        ("v2", &ATR[..]),
+    ] {
+        let path = std::env::temp_dir().join(format!(
+            "vcard-cli-family-{family}-{}.vc",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let file = path.to_str().unwrap();
+        let (code, out, err) = run(&["create", file, "--family", family]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.lines().any(|l| l == format!("family: {family}")),
+            "{out}"
+        );
+        let card = VirtualCard::open(&path).unwrap();
+        assert_eq!(card.atr(), atr.to_vec());
+        let (_, out, _) = run(&["show", file]);
+        assert!(
+            out.lines().any(|l| l == format!("family: {family}")),
+            "{out}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+#[test]
+fn serve_log_commands_writes_every_header_without_data() {
+    let path = std::env::temp_dir().join(format!("vcard-cli-log-{}.vc", std::process::id()));
+    let mut image = image(&[(KeyAlgorithm::Rsa2048, false)]);
+    image.family = virtual_card::CardFamily::V10;
+    VirtualCard::from_image(image, Some(path.clone())).unwrap();
+    let log = path.with_extension("log");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            path.to_str().unwrap(),
+            "--vpcd",
+            &address,
+            "--once",
+        ])
+        .arg("--log-commands")
+        .arg(&log)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut vpcd, _) = listener.accept().unwrap();
+    vpcd.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut exchange = |body: &[u8]| {
+        let mut message = (body.len() as u16).to_be_bytes().to_vec();
+        message.extend_from_slice(body);
+        vpcd.write_all(&message).unwrap();
+        let mut length = [0u8; 2];
+        vpcd.read_exact(&mut length).unwrap();
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(length))];
+        vpcd.read_exact(&mut reply).unwrap();
+        reply
+    };
+    assert_eq!(exchange(&[0x04]), virtual_card::ATR_V10.to_vec());
+    assert_eq!(
+        exchange(&apdu([0, 0x20, 0, 0x81], b"123456", None)),
+        [0x90, 0]
+    );
+    assert_eq!(exchange(&h("0022C301")), [0x90, 0]);
+    drop(vpcd);
+    assert!(child.wait().unwrap().success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged, "00 20 00 81 Nc=6 Ne=-\n00 22 C3 01 Nc=0 Ne=-\n");
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&log);
 }

@@ -24,7 +24,8 @@ eimza works with an e-imza smart card (Kamu SM, AKIS card operating system) thro
 PKCS#11 module, by default the eimza-pkcs11 module \
 /usr/lib/<multiarch>/pkcs11/libeimza_pkcs11.so: it shows the card, its certificates \
 and the state of its PIN and PUK, changes the PIN, unblocks it with the PUK, and writes \
-detached CMS signatures.
+detached CMS signatures. For a card that does not work, eimza diagnose talks to the \
+card directly (PC/SC) with read commands only and writes a report for a bug report.
 
 PINs are read without echo from the terminal and never printed. New PINs are checked \
 against the card's policy (length, digits only; PUK 8 digits) before the card sees them.";
@@ -227,8 +228,16 @@ mod tests {
             "eimza-pin-unblock.1",
             "eimza-status.1",
             "eimza-demo.1",
+            "eimza-diagnose.1",
         ] {
             assert!(dir.join(page).exists(), "{page}");
+        }
+        let diagnose = read("eimza-diagnose.1");
+        for text in ["\\-\\-counters", "\\-\\-full", "\\-\\-reader", "\\-\\-card"] {
+            assert!(
+                diagnose.contains(text),
+                "eimza-diagnose.1 lacks {text}:\n{diagnose}"
+            );
         }
         assert!(
             !dir.join("eimza-help.1").exists(),

@@ -50,6 +50,7 @@ fn card(keys: Vec<KeyAlgorithm>, user_consent: bool) -> VirtualCard {
         user_consent,
         ca_dir: None,
         tls_client_keys: Vec::new(),
+        family: Default::default(),
     })
     .expect("personalise");
     VirtualCard::from_image(image, None).expect("card")

@@ -47,6 +47,24 @@ impl FsState {
     fn handle(&mut self, apdu: &[u8]) -> Vec<u8> {
         let (ins, p1, p2) = (apdu[1], apdu[2], apdu[3]);
         let data = apdu.get(5..).unwrap_or_default();
+        // AKIS v1.0 SELECTs (P2 00, with Le): the path with 3F00 (P1 08) or an EF of
+        // the PKCS#15 DF by its FID (P1 02).
+        let owned;
+        let data = if ins == 0xA4 && p2 == 0x00 && apdu.len() > 5 {
+            let lc = usize::from(apdu[4]);
+            let field = &apdu[5..5 + lc];
+            match (p1, field) {
+                (0x08, [0x3F, 0x00, rest @ ..]) => rest,
+                (0x02, fid) => {
+                    owned = [&[0x3D, 0x00][..], fid].concat();
+                    &owned[..]
+                }
+                _ => field,
+            }
+        } else {
+            data
+        };
+        let p1 = if ins == 0xA4 && p1 == 0x02 { 0x08 } else { p1 };
         match (ins, p1) {
             (0xA4, 0x04) => {
                 if self.aid_selectable && data == PKCS15_AID {
@@ -275,6 +293,42 @@ fn bind_short_apdus_select_by_path_and_der_lengths() {
         assert!(offset < 600, "read at {offset}");
     }
     println!("bind (short APDUs, no lengths): {} APDUs", log.len());
+}
+
+/// The public AKIS v1.0 ATR: no capabilities object.
+const V10_ATR: [u8; 19] = [
+    0x3B, 0xBA, 0x11, 0x00, 0x81, 0x31, 0xFE, 0x4D, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x20, 0x56, 0x31,
+    0x2E, 0x30, 0xAE,
+];
+
+#[test]
+fn bind_v10_uses_its_forms_asks_no_counter_and_offers_rsa_2048_only() {
+    let card = fs_card(&V10_ATR, true, true);
+    let mut c = Card::new(Box::new(card.clone()));
+    let t = c.bind().expect("bind");
+    let log = card.0.lock().log.clone();
+    // The application by its path with 3F00, P2 00 and Le (§1.4.1).
+    assert_eq!(log[0], hex("00 A4 08 00 04 3F 00 3D 00 00"));
+    for a in &log[1..] {
+        match a[1] {
+            0xA4 => assert_eq!(&a[..5], &hex("00 A4 02 00 02")[..], "{a:02X?}"),
+            0xB0 => assert!(a.len() == 5 && (1..=0xF4).contains(&a[4]), "{a:02X?}"),
+            _ => panic!("not a v1.0 bind command: {a:02X?}"),
+        }
+    }
+    // No retry-counter query: the counters are unknown until a PIN command answers.
+    assert_eq!(t.user_pin.status, PinStatus::Unknown);
+    assert_eq!(t.puk.as_ref().map(|p| p.status), Some(PinStatus::Unknown));
+    // The fixture's key is P-256: no public v1.0 command could use it.
+    assert!(t.keys.is_empty());
+    assert_eq!(t.family.family, atr::Family::AkisV10);
+    assert_eq!(c.pin_status(&t.user_pin), Ok(PinStatus::Unknown));
+    assert_eq!(
+        card.0.lock().log.len(),
+        log.len(),
+        "nothing sent for the counter"
+    );
+    println!("bind (AKIS v1.0 forms): {} APDUs", log.len());
 }
 
 #[test]

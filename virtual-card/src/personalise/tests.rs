@@ -468,6 +468,32 @@ fn invalid_options_are_refused() {
 }
 
 #[test]
+fn family_is_kept_and_v10_takes_rsa_2048_only() {
+    let v10 = create(&CreateOptions {
+        family: CardFamily::V10,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(v10.family, CardFamily::V10);
+    assert_eq!(
+        create(&CreateOptions::default()).unwrap().family,
+        CardFamily::V2x
+    );
+    let refused = create(&CreateOptions {
+        family: CardFamily::V10,
+        keys: vec![KeyAlgorithm::Rsa2048, KeyAlgorithm::P384],
+        ..Default::default()
+    });
+    assert!(matches!(
+        refused,
+        Err(PersonaliseError::FamilyKey(
+            CardFamily::V10,
+            KeyAlgorithm::P384
+        ))
+    ));
+}
+
+#[test]
 fn eight_keys_use_all_file_slots() {
     let options = CreateOptions {
         keys: vec![KeyAlgorithm::P256; 8],

@@ -109,6 +109,7 @@ pub fn image(keys: &[(KeyAlgorithm, bool)]) -> CardImage {
         });
     }
     CardImage {
+        family: Default::default(),
         serial: SERIAL.to_vec(),
         files,
         keys: card_keys,
