@@ -1142,7 +1142,11 @@ fn akis_v10_token_offers_rsa_pkcs1_only() {
     let mut count = list.len() as CK_ULONG;
     assert_eq!(
         unsafe {
-            (functions().C_GetMechanismList.unwrap())(slot.id(), list.as_mut_ptr(), &mut count)
+            (functions().C_GetMechanismList.unwrap())(
+                CK_SLOT_ID::from(slot),
+                list.as_mut_ptr(),
+                &mut count,
+            )
         },
         CKR_OK
     );
