@@ -26,7 +26,7 @@ extern "C" {
 /*
  * Environment variables, read at each C_Initialize (pkcs11-spec.md §2.2; the same list
  * as README). XDG_CACHE_HOME and HOME are read too: the bind cache lives in
- * $XDG_CACHE_HOME/eimza-pkcs11, else $HOME/.cache/eimza-pkcs11.
+ * $XDG_CACHE_HOME/eimza-pkcs11, else $HOME/.cache/eimza-pkcs11 (no cache on Windows).
  */
 #define EIMZA_PKCS11_ENV_LOG "EIMZA_PKCS11_LOG"             /* FILE or "stderr" */
 #define EIMZA_PKCS11_ENV_LOG_LEVEL "EIMZA_PKCS11_LOG_LEVEL" /* error|warn|info|debug|trace */
@@ -34,7 +34,7 @@ extern "C" {
 #define EIMZA_PKCS11_ENV_CARD_WAIT_MS "EIMZA_PKCS11_CARD_WAIT_MS" /* wait for a held card, ms (30000) */
 #define EIMZA_PKCS11_ENV_CACHE "EIMZA_PKCS11_CACHE"         /* 0|off|no|false: no bind cache */
 /* Development builds only (the software-card feature; not in the shipped module): */
-#define EIMZA_PKCS11_ENV_VIRTUAL_CARD "EIMZA_VIRTUAL_CARD"  /* FILE[:FILE...] software cards */
+#define EIMZA_PKCS11_ENV_VIRTUAL_CARD "EIMZA_VIRTUAL_CARD"  /* FILE[:FILE...] software cards (Windows: ;) */
 #define EIMZA_PKCS11_ENV_VCARD_DELAYS "EIMZA_VCARD_DELAYS"  /* e.g. rsa=60ms,ecdsa=30ms,apdu=5ms */
 
 #ifndef CK_PTR

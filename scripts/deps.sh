@@ -18,6 +18,8 @@ packages=(
   firefox-esr                                                  # the real browser (tests/clients/firefox.sh), headless
   libreoffice-writer-nogui python3-uno libreoffice-script-provider-python  # LibreOffice headless, UNO, Python macros
   xmlsec1 poppler-utils unzip                                  # ODF (XML-DSig) and PDF (pdfsig) signature checks
+  gcc-mingw-w64-x86-64-win32 wine wine64                       # Windows: cross-linker, Wine 8 to run the tests (scripts/test-windows.sh)
+  wixl msitools                                                # Windows: the MSI (wixl) and its checks (msiinfo, msiextract)
 )
 
 missing=()
@@ -30,4 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Rust standard library for the Windows cross-build (scripts/test-windows.sh).
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+  echo "deps: rustup target add x86_64-pc-windows-gnu"
+  rustup target add x86_64-pc-windows-gnu
 fi

@@ -33,7 +33,8 @@ rust_ignored=$(sum_field ignored "$LOGS/cargo-test.log")
 
 passed=0; failed=0; skipped=0; failures=(); skips=(); pcsc_logs=()
 # scripts/fuzz.sh: 20 s of fuzzing per target (installs cargo-fuzz if missing).
-for t in virtual-card/tests/vpcd-roundtrip.sh scripts/test-pcsc-reader.sh scripts/test-pcsc-module.sh tests/clients/*.sh scripts/fuzz.sh; do
+# scripts/test-windows.sh: the Windows build (mingw-w64) and its tests under Wine, zip, MSI.
+for t in virtual-card/tests/vpcd-roundtrip.sh scripts/test-pcsc-reader.sh scripts/test-pcsc-module.sh scripts/test-windows.sh tests/clients/*.sh scripts/fuzz.sh; do
   [ "$(basename "$t")" = lib.sh ] && continue   # sourced by the scenarios, not one itself
   echo "=== $t"
   log=$LOGS/$(echo "$t" | tr / _).log

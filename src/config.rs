@@ -10,8 +10,8 @@
 //! | `EIMZA_PKCS11_PCSC` | `0`/`off`/`no`/`false`: no PC/SC readers |
 //! | `EIMZA_PKCS11_CARD_WAIT_MS` | longest wait for a card another application holds (30000) |
 //! | `EIMZA_PKCS11_CACHE` | `0`/`off`/`no`/`false`: no persistent bind cache |
-//! | `XDG_CACHE_HOME`, `HOME` | where the bind cache lives (`$XDG_CACHE_HOME/eimza-pkcs11`, else `$HOME/.cache/eimza-pkcs11`) |
-//! | `EIMZA_VIRTUAL_CARD` | software cards `FILE[:FILE...]` (development builds only) |
+//! | `XDG_CACHE_HOME`, `HOME` | where the bind cache lives (`$XDG_CACHE_HOME/eimza-pkcs11`, else `$HOME/.cache/eimza-pkcs11`; none on Windows) |
+//! | `EIMZA_VIRTUAL_CARD` | software cards `FILE[:FILE...]`, separated like `PATH` (`;` on Windows) (development builds only) |
 //! | `EIMZA_VCARD_DELAYS` | their timing, e.g. `rsa=60ms,ecdsa=30ms,apdu=5ms` (development builds only) |
 
 use crate::log::Level;
@@ -104,7 +104,9 @@ impl Config {
         let card_wait = text("EIMZA_PKCS11_CARD_WAIT_MS")
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map_or(DEFAULT_CARD_WAIT, Duration::from_millis);
-        let cache_dir = if is_off(text("EIMZA_PKCS11_CACHE").as_deref()) {
+        // Windows: no cache, since the cache's trust rule (the user's own folder and
+        // files, no one else may write them) is checked on Unix ownership and modes.
+        let cache_dir = if !cfg!(unix) || is_off(text("EIMZA_PKCS11_CACHE").as_deref()) {
             None
         } else {
             // The XDG spec: a relative path is invalid and must be ignored.
@@ -122,12 +124,14 @@ impl Config {
             user,
             threads,
             #[cfg(feature = "software-card")]
-            software_cards: text("EIMZA_VIRTUAL_CARD")
-                .unwrap_or_default()
-                .split(':')
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-                .collect(),
+            // Like PATH: ':' on Unix, ';' on Windows (whose paths hold ':').
+            software_cards: var("EIMZA_VIRTUAL_CARD")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             #[cfg(feature = "software-card")]
             card_delays: text("EIMZA_VCARD_DELAYS"),
         }
@@ -148,6 +152,13 @@ pub fn is_off(value: Option<&str>) -> bool {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// Two card files and an empty entry, separated as on this system.
+    const CARD_LIST: &str = if cfg!(windows) {
+        "a.card;;b.card"
+    } else {
+        "a.card::b.card"
+    };
 
     fn config(vars: &[(&str, &str)]) -> Config {
         let map: HashMap<String, OsString> = vars
@@ -171,14 +182,17 @@ mod tests {
             ("EIMZA_PKCS11_CARD_WAIT_MS", " 1500 "),
             ("XDG_CACHE_HOME", "/x/cache"),
             ("HOME", "/home/u"),
-            ("EIMZA_VIRTUAL_CARD", "a.card::b.card"),
+            ("EIMZA_VIRTUAL_CARD", CARD_LIST),
             ("EIMZA_VCARD_DELAYS", "rsa=60ms"),
         ]);
         assert_eq!(c.log, Some(LogTarget::File("/tmp/p11.log".into())));
         assert_eq!(c.log_level, Level::Trace);
         assert!(!c.pcsc);
         assert_eq!(c.card_wait, Duration::from_millis(1500));
+        #[cfg(unix)]
         assert_eq!(c.cache_dir, Some(PathBuf::from("/x/cache/eimza-pkcs11")));
+        #[cfg(not(unix))]
+        assert_eq!(c.cache_dir, None);
         #[cfg(feature = "software-card")]
         {
             assert_eq!(
@@ -206,6 +220,14 @@ mod tests {
         assert_eq!(config(&[("EIMZA_PKCS11_LOG", "")]).log, None);
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn no_cache_folder_on_windows() {
+        let dir = |vars: &[(&str, &str)]| config(vars).cache_dir;
+        assert_eq!(dir(&[("XDG_CACHE_HOME", "C:\\x"), ("HOME", "C:\\u")]), None);
+    }
+
+    #[cfg(unix)]
     #[test]
     fn cache_folder_follows_xdg_then_home_or_is_off() {
         let dir = |vars: &[(&str, &str)]| config(vars).cache_dir;

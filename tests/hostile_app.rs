@@ -442,7 +442,7 @@ fn wrong_and_huge_lengths_are_refused() {
             (f.C_GetAttributeValue.unwrap())(s, cert, template.as_mut_ptr(), 2),
             CKR_BUFFER_TOO_SMALL
         );
-        assert_eq!(template[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+        assert_eq!({ template[0].ulValueLen }, CK_UNAVAILABLE_INFORMATION);
         assert_eq!(CK_ULONG::from_ne_bytes(class), CKO_CERTIFICATE);
         // Random: zero bytes is fine, 64 KB arrives in full.
         let mut none = [0u8; 1];

@@ -79,18 +79,20 @@ fn sign_rounds(slot: CK_SLOT_ID, card: usize) -> usize {
 
 fn cards_sign_at_the_same_time(count: usize) {
     let _guard = p11::serial_in_process();
-    let paths: Vec<String> = (0..count)
+    let paths: Vec<_> = (0..count)
         .map(|i| {
             let serial = format!("0A7A11E1000000{i:02}");
             p11::make_card(
                 &format!("parallel-{count}-{i}"),
                 &["--key", "p256", "--serial", &serial],
             )
-            .display()
-            .to_string()
         })
         .collect();
-    std::env::set_var("EIMZA_VIRTUAL_CARD", paths.join(":"));
+    // ':'-separated, ';' on Windows (like PATH).
+    std::env::set_var(
+        "EIMZA_VIRTUAL_CARD",
+        std::env::join_paths(&paths).expect("card paths"),
+    );
     assert_eq!(unsafe { (F.C_Initialize.unwrap())(null_mut()) }, CKR_OK);
 
     // The software slots, in EIMZA_VIRTUAL_CARD's order (PC/SC readers come first).
@@ -113,7 +115,7 @@ fn cards_sign_at_the_same_time(count: usize) {
     let rendezvous = Arc::new(Rendezvous::new(count));
     let cards: Vec<_> = paths
         .iter()
-        .map(|path| software_card(path).expect("the module's software card"))
+        .map(|path| software_card(&path.to_string_lossy()).expect("the module's software card"))
         .collect();
     let before: Vec<u64> = cards
         .iter()

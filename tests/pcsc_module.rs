@@ -270,7 +270,7 @@ fn pin() -> AuthPin {
 
 fn token_rv(slot: Slot) -> CK_RV {
     let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
-    unsafe { (functions().C_GetTokenInfo.unwrap())(slot.id(), &mut info) }
+    unsafe { (functions().C_GetTokenInfo.unwrap())(CK_SLOT_ID::from(slot), &mut info) }
 }
 
 fn session_info_rv(session: CK_SESSION_HANDLE) -> CK_RV {
@@ -405,7 +405,11 @@ fn hardware_slots_token_info_and_every_mechanism() {
         let mut mechanisms = [0 as CK_MECHANISM_TYPE; 2];
         let mut room: CK_ULONG = 2;
         assert_eq!(
-            (f.C_GetMechanismList.unwrap())(slot_b.id(), mechanisms.as_mut_ptr(), &mut room),
+            (f.C_GetMechanismList.unwrap())(
+                CK_SLOT_ID::from(slot_b),
+                mechanisms.as_mut_ptr(),
+                &mut room
+            ),
             CKR_BUFFER_TOO_SMALL
         );
         assert!(room > 2);
@@ -791,7 +795,7 @@ fn slot_events_through_pcscd() {
     let plugged_at = Instant::now();
     let mut plugged = plug_into(card_a(), 0);
     let (event, at) = waiter.join().unwrap();
-    assert_eq!(event, Ok(slot.id()));
+    assert_eq!(event, Ok(CK_SLOT_ID::from(slot)));
     eprintln!(
         "insertion reported by C_WaitForSlotEvent after {:?}",
         at - plugged_at
@@ -806,7 +810,7 @@ fn slot_events_through_pcscd() {
     plugged.unplug();
     let pulled_at = Instant::now();
     let (event, at) = waiter.join().unwrap();
-    assert_eq!(event, Ok(slot.id()));
+    assert_eq!(event, Ok(CK_SLOT_ID::from(slot)));
     eprintln!(
         "removal reported by C_WaitForSlotEvent after {:?}",
         at - pulled_at

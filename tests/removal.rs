@@ -99,7 +99,7 @@ fn removal_insertion_and_reset_by_others() {
     let mut template = [CK_ATTRIBUTE {
         type_: CKA_CLASS,
         pValue: class.as_ptr() as *mut _,
-        ulValueLen: 8,
+        ulValueLen: class.len() as CK_ULONG,
     }];
     unsafe {
         assert_eq!(

@@ -1,4 +1,4 @@
-//! `EIMZA_VIRTUAL_CARD=FILE[:FILE...]`: one software reader per file after the PC/SC
+//! `EIMZA_VIRTUAL_CARD=FILE[:FILE...]` (Windows: `;`): one software reader per file after the PC/SC
 //! readers, the same card object for the same file, an empty slot for a bad file.
 
 mod common;
@@ -18,9 +18,10 @@ fn software_readers_from_the_environment() {
     VirtualCard::from_image(common::image(&common::ec_keys()), Some(good.clone()))
         .expect("card file");
     // Only this test in this binary touches the environment.
+    // ':'-separated, ';' on Windows (like PATH).
     std::env::set_var(
         "EIMZA_VIRTUAL_CARD",
-        format!("{}:{}", good.display(), bad.display()),
+        std::env::join_paths([&good, &bad]).expect("card paths"),
     );
 
     let set = system_reader_set(&Config::from_env(true, None));

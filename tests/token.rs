@@ -59,8 +59,9 @@ fn ecdsa_signature_len(session: &Session, key: ObjectHandle) -> CK_ULONG {
 }
 
 fn open(cards: &[&Path]) -> Pkcs11 {
-    let list: Vec<String> = cards.iter().map(|p| p.display().to_string()).collect();
-    std::env::set_var("EIMZA_VIRTUAL_CARD", list.join(":"));
+    // ':'-separated, ';' on Windows (like PATH).
+    let list = std::env::join_paths(cards).expect("card paths");
+    std::env::set_var("EIMZA_VIRTUAL_CARD", list);
     // A test that failed half-way may have left the library initialised.
     let _ = finalize();
     let pkcs11 = Pkcs11::new(module_path()).expect("load module");
@@ -162,13 +163,13 @@ fn slots_and_token_info() {
     let rw = pkcs11.open_rw_session(slot).unwrap();
     let mut raw: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
     assert_eq!(
-        unsafe { (functions().C_GetTokenInfo.unwrap())(slot.id(), &mut raw) },
+        unsafe { (functions().C_GetTokenInfo.unwrap())(CK_SLOT_ID::from(slot), &mut raw) },
         CKR_OK
     );
     assert_eq!(&raw.label[21..], &[b' '; 11]);
     assert_eq!((raw.ulSessionCount, raw.ulRwSessionCount), (2, 1));
-    assert_eq!(raw.ulMaxSessionCount, CK_EFFECTIVELY_INFINITE);
-    assert_eq!(raw.ulFreePrivateMemory, CK_UNAVAILABLE_INFORMATION);
+    assert_eq!({ raw.ulMaxSessionCount }, CK_EFFECTIVELY_INFINITE);
+    assert_eq!({ raw.ulFreePrivateMemory }, CK_UNAVAILABLE_INFORMATION);
     drop((ro, rw));
 
     // Mechanisms for RSA and EC keys: hardware signing, verification in the module.
@@ -189,8 +190,9 @@ fn slots_and_token_info() {
         );
     }
     let mut count: CK_ULONG = 0;
-    let code =
-        unsafe { (functions().C_GetMechanismList.unwrap())(slot.id(), null_mut(), &mut count) };
+    let code = unsafe {
+        (functions().C_GetMechanismList.unwrap())(CK_SLOT_ID::from(slot), null_mut(), &mut count)
+    };
     // 12 RSA and 6 ECDSA signing mechanisms, 5 digests (tests/digest_verify.rs).
     assert_eq!((code, count), (CKR_OK, 23));
     let ec = pkcs11
@@ -389,7 +391,7 @@ fn get_attribute_value_semantics() {
 
     // Every attribute is processed; SENSITIVE > TYPE_INVALID > BUFFER_TOO_SMALL.
     let mut small = [0u8; 1];
-    let mut class = [0u8; 8];
+    let mut class = [0u8; std::mem::size_of::<CK_ULONG>()];
     let mut template = [
         CK_ATTRIBUTE {
             type_: CKA_MODULUS,
@@ -409,15 +411,15 @@ fn get_attribute_value_semantics() {
         CK_ATTRIBUTE {
             type_: CKA_CLASS,
             pValue: class.as_mut_ptr() as *mut _,
-            ulValueLen: 8,
+            ulValueLen: class.len() as CK_ULONG,
         },
     ];
     let code = unsafe { get(h, key.handle(), template.as_mut_ptr(), 4) };
     assert_eq!(code, CKR_ATTRIBUTE_SENSITIVE);
-    assert_eq!(template[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
-    assert_eq!(template[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
-    assert_eq!(template[2].ulValueLen, CK_UNAVAILABLE_INFORMATION);
-    assert_eq!(template[3].ulValueLen, 8);
+    assert_eq!({ template[0].ulValueLen }, CK_UNAVAILABLE_INFORMATION);
+    assert_eq!({ template[1].ulValueLen }, CK_UNAVAILABLE_INFORMATION);
+    assert_eq!({ template[2].ulValueLen }, CK_UNAVAILABLE_INFORMATION);
+    assert_eq!(template[3].ulValueLen as usize, class.len());
     assert_eq!(CK_ULONG::from_ne_bytes(class), CKO_PRIVATE_KEY);
     template[0].ulValueLen = 1;
     let code = unsafe { get(h, key.handle(), template.as_mut_ptr(), 2) };
@@ -761,7 +763,7 @@ fn random_and_unsupported_functions() {
             CKR_FUNCTION_NOT_SUPPORTED
         );
         assert_eq!(
-            (f.C_InitToken.unwrap())(slot.id(), null_mut(), 0, null_mut()),
+            (f.C_InitToken.unwrap())(CK_SLOT_ID::from(slot), null_mut(), 0, null_mut()),
             CKR_FUNCTION_NOT_SUPPORTED
         );
     }
@@ -805,7 +807,13 @@ fn sessions_and_login_state() {
     // Parallel sessions are not a thing.
     let mut handle = 0;
     let rv_parallel = unsafe {
-        (functions().C_OpenSession.unwrap())(slot.id(), 0, null_mut(), None, &mut handle)
+        (functions().C_OpenSession.unwrap())(
+            CK_SLOT_ID::from(slot),
+            0,
+            null_mut(),
+            None,
+            &mut handle,
+        )
     };
     assert_eq!(rv_parallel, CKR_SESSION_PARALLEL_NOT_SUPPORTED);
     // Closing every session logs out.
@@ -813,7 +821,7 @@ fn sessions_and_login_state() {
     std::mem::forget(ro);
     std::mem::forget(rw);
     assert_eq!(
-        unsafe { (functions().C_CloseAllSessions.unwrap())(slot.id()) },
+        unsafe { (functions().C_CloseAllSessions.unwrap())(CK_SLOT_ID::from(slot)) },
         CKR_OK
     );
     let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
@@ -1077,12 +1085,12 @@ fn polling_never_waits_for_a_signature() {
             unsafe {
                 let mut slot_info: CK_SLOT_INFO = std::mem::zeroed();
                 assert_eq!(
-                    (f.C_GetSlotInfo.unwrap())(slot.id(), &mut slot_info),
+                    (f.C_GetSlotInfo.unwrap())(CK_SLOT_ID::from(slot), &mut slot_info),
                     CKR_OK
                 );
                 let mut token_info: CK_TOKEN_INFO = std::mem::zeroed();
                 assert_eq!(
-                    (f.C_GetTokenInfo.unwrap())(slot.id(), &mut token_info),
+                    (f.C_GetTokenInfo.unwrap())(CK_SLOT_ID::from(slot), &mut token_info),
                     CKR_OK
                 );
                 let mut session_info: CK_SESSION_INFO = std::mem::zeroed();
@@ -1134,7 +1142,11 @@ fn akis_v10_token_offers_rsa_pkcs1_only() {
     let mut count = list.len() as CK_ULONG;
     assert_eq!(
         unsafe {
-            (functions().C_GetMechanismList.unwrap())(slot.id(), list.as_mut_ptr(), &mut count)
+            (functions().C_GetMechanismList.unwrap())(
+                CK_SLOT_ID::from(slot),
+                list.as_mut_ptr(),
+                &mut count,
+            )
         },
         CKR_OK
     );

@@ -5,12 +5,19 @@
 //! way out: normal return, error, panic (the guard's `Drop`) and the signals that end a
 //! process from the keyboard or the system (a handler restores the saved settings and
 //! re-raises the signal). Ctrl-Z restores echo for the shell and switches it off again
-//! on `fg`. This file and nothing else in the tool uses `unsafe`.
+//! on `fg`. On Windows the console's `ENABLE_ECHO_INPUT` mode is switched off instead,
+//! and restored by the guard and by a console control handler (Ctrl-C, Ctrl-Break,
+//! closing the window). This file and nothing else in the tool uses `unsafe`.
 
 use crate::i18n::{Lang, Msg};
 use crate::{write_err, Exit, Failure};
+#[cfg(windows)]
+use console::{read_stdin_byte, stdin_is_terminal, EchoOff};
+#[cfg(unix)]
 use std::cell::UnsafeCell;
+#[cfg(unix)]
 use std::mem::MaybeUninit;
+#[cfg(unix)]
 use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
 
@@ -144,9 +151,17 @@ pub fn is_yes(answer: &str) -> bool {
     matches!(answer, "y" | "yes" | "e" | "evet")
 }
 
+#[cfg(unix)]
 fn stdin_is_terminal() -> bool {
     // SAFETY: isatty only inspects the descriptor number.
     unsafe { libc::isatty(libc::STDIN_FILENO) == 1 }
+}
+
+/// One byte from fd 0: 1, 0 at end of input, negative on error (errno).
+#[cfg(unix)]
+fn read_stdin_byte(byte: &mut u8) -> isize {
+    // SAFETY: reads at most one byte into a valid local.
+    unsafe { libc::read(libc::STDIN_FILENO, (byte as *mut u8).cast(), 1) }
 }
 
 /// Reads one line from fd 0 a byte at a time, so nothing beyond the line is consumed
@@ -157,8 +172,7 @@ fn read_line_raw() -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
     let mut too_long = false;
     loop {
         let mut byte = 0u8;
-        // SAFETY: reads at most one byte into a valid local.
-        let n = unsafe { libc::read(libc::STDIN_FILENO, (&mut byte as *mut u8).cast(), 1) };
+        let n = read_stdin_byte(&mut byte);
         if n < 0 {
             let err = std::io::Error::last_os_error();
             if err.kind() == std::io::ErrorKind::Interrupted {
@@ -196,19 +210,26 @@ fn read_line_raw() -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
 /// Longest line kept; PINs are at most a few dozen characters.
 const LINE_LIMIT: usize = 512;
 
+#[cfg(unix)]
 /// Termios saved for the signal handler. Written only while no handler is installed
 /// (before `sigaction`), read only by the handler and the guard.
 struct SavedTermios(UnsafeCell<MaybeUninit<libc::termios>>);
+#[cfg(unix)]
 // SAFETY: access is ordered by SAVED_VALID and by installing the handlers after the write.
 unsafe impl Sync for SavedTermios {}
+#[cfg(unix)]
 static SAVED: SavedTermios = SavedTermios(UnsafeCell::new(MaybeUninit::uninit()));
+#[cfg(unix)]
 /// The echo-off settings, re-applied when the process continues after Ctrl-Z.
 static SILENT: SavedTermios = SavedTermios(UnsafeCell::new(MaybeUninit::uninit()));
+#[cfg(unix)]
 static SAVED_VALID: AtomicBool = AtomicBool::new(false);
 
+#[cfg(unix)]
 const RESTORE_SIGNALS: [libc::c_int; 4] =
     [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
+#[cfg(unix)]
 extern "C" fn restore_and_reraise(signal: libc::c_int) {
     // Only async-signal-safe calls here: tcsetattr, write, signal, raise.
     if SAVED_VALID.load(Ordering::SeqCst) {
@@ -225,6 +246,7 @@ extern "C" fn restore_and_reraise(signal: libc::c_int) {
     }
 }
 
+#[cfg(unix)]
 /// Ctrl-Z at the prompt: give the shell its terminal back with echo on, stop, and
 /// switch echo off again when continued (`fg`), so the PIN is never echoed after it.
 extern "C" fn suspend_with_echo(signal: libc::c_int) {
@@ -247,6 +269,7 @@ extern "C" fn suspend_with_echo(signal: libc::c_int) {
     }
 }
 
+#[cfg(unix)]
 /// Installs `handler` for `signal` unless the signal is ignored (nohup, shells);
 /// returns the previous action when it installed one.
 ///
@@ -279,11 +302,13 @@ unsafe fn install(
     (unsafe { libc::sigaction(signal, &action, &mut previous) } == 0).then_some(previous)
 }
 
+#[cfg(unix)]
 /// Echo is off while this lives.
 struct EchoOff {
     previous_actions: Vec<(libc::c_int, libc::sigaction)>,
 }
 
+#[cfg(unix)]
 impl EchoOff {
     fn new() -> EchoOff {
         let mut guard = EchoOff {
@@ -323,6 +348,7 @@ impl EchoOff {
     }
 }
 
+#[cfg(unix)]
 impl Drop for EchoOff {
     fn drop(&mut self) {
         if SAVED_VALID.load(Ordering::SeqCst) {
@@ -338,6 +364,128 @@ impl Drop for EchoOff {
             }
         }
         SAVED_VALID.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The Windows console: echo off through the console mode (kernel32, declared here
+/// rather than pulling in a bindings crate for five functions).
+#[cfg(windows)]
+mod console {
+    use std::ffi::c_void;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    type Handle = *mut c_void;
+    const STD_INPUT_HANDLE: u32 = -10i32 as u32;
+    const ENABLE_ECHO_INPUT: u32 = 0x0004;
+    const ERROR_BROKEN_PIPE: i32 = 109;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetStdHandle(which: u32) -> Handle;
+        fn GetConsoleMode(console: Handle, mode: *mut u32) -> i32;
+        fn SetConsoleMode(console: Handle, mode: u32) -> i32;
+        fn ReadFile(
+            file: Handle,
+            buffer: *mut c_void,
+            to_read: u32,
+            read: *mut u32,
+            overlapped: *mut c_void,
+        ) -> i32;
+        fn SetConsoleCtrlHandler(
+            handler: Option<unsafe extern "system" fn(u32) -> i32>,
+            add: i32,
+        ) -> i32;
+    }
+
+    fn stdin() -> Handle {
+        // SAFETY: no arguments beyond the constant; the handle is not owned by us.
+        unsafe { GetStdHandle(STD_INPUT_HANDLE) }
+    }
+
+    fn console_mode() -> Option<u32> {
+        let mut mode = 0u32;
+        // SAFETY: a handle from GetStdHandle and a valid out pointer; fails (0) for
+        // anything that is not a console.
+        (unsafe { GetConsoleMode(stdin(), &mut mode) } != 0).then_some(mode)
+    }
+
+    pub fn stdin_is_terminal() -> bool {
+        console_mode().is_some()
+    }
+
+    /// One byte of standard input (console, pipe or file): 1, 0 at end of input,
+    /// negative on error (GetLastError). The console hands over a line after Enter,
+    /// ending in "\r\n"; the caller drops the '\r'.
+    pub fn read_stdin_byte(byte: &mut u8) -> isize {
+        let mut read = 0u32;
+        // SAFETY: reads at most one byte into a valid local; no overlapped I/O.
+        let ok = unsafe {
+            ReadFile(
+                stdin(),
+                (byte as *mut u8).cast(),
+                1,
+                &mut read,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok != 0 {
+            read as isize
+        } else if std::io::Error::last_os_error().raw_os_error() == Some(ERROR_BROKEN_PIPE) {
+            0 // the writing end of a pipe closed: end of input
+        } else {
+            -1
+        }
+    }
+
+    /// The console mode before echo went off, for the control handler.
+    static SAVED_MODE: AtomicU32 = AtomicU32::new(0);
+    static SAVED_VALID: AtomicBool = AtomicBool::new(false);
+
+    /// Ctrl-C, Ctrl-Break, closing the window: echo back on, then let the default
+    /// handler end the process (FALSE = not handled here).
+    unsafe extern "system" fn restore_on_control(_event: u32) -> i32 {
+        if SAVED_VALID.load(Ordering::SeqCst) {
+            // SAFETY: the console input handle and the mode saved before echo went off.
+            unsafe { SetConsoleMode(stdin(), SAVED_MODE.load(Ordering::SeqCst)) };
+        }
+        0
+    }
+
+    /// Echo is off while this lives.
+    pub struct EchoOff {
+        handler_installed: bool,
+    }
+
+    impl EchoOff {
+        pub fn new() -> EchoOff {
+            let Some(original) = console_mode() else {
+                // Not a console after all: read with echo rather than fail.
+                return EchoOff {
+                    handler_installed: false,
+                };
+            };
+            SAVED_MODE.store(original, Ordering::SeqCst);
+            SAVED_VALID.store(true, Ordering::SeqCst);
+            // SAFETY: registers a handler that only restores the saved console mode.
+            let handler_installed =
+                unsafe { SetConsoleCtrlHandler(Some(restore_on_control), 1) } != 0;
+            // SAFETY: the console input handle and a mode derived from its current one.
+            unsafe { SetConsoleMode(stdin(), original & !ENABLE_ECHO_INPUT) };
+            EchoOff { handler_installed }
+        }
+    }
+
+    impl Drop for EchoOff {
+        fn drop(&mut self) {
+            if SAVED_VALID.swap(false, Ordering::SeqCst) {
+                // SAFETY: restores the mode saved by `new` on the same handle.
+                unsafe { SetConsoleMode(stdin(), SAVED_MODE.load(Ordering::SeqCst)) };
+            }
+            if self.handler_installed {
+                // SAFETY: removes the handler `new` registered.
+                unsafe { SetConsoleCtrlHandler(Some(restore_on_control), 0) };
+            }
+        }
     }
 }
 

@@ -10,9 +10,24 @@ use cryptoki::session::Session;
 use cryptoki::slot::{Slot, TokenInfo};
 use std::path::{Path, PathBuf};
 
+#[cfg(not(windows))]
 pub const MODULE_FILE: &str = "libeimza_pkcs11.so";
+#[cfg(windows)]
+pub const MODULE_FILE: &str = "eimza_pkcs11.dll";
+
+/// Windows: the zip and the MSI put eimza.exe and eimza_pkcs11.dll in one folder (as
+/// does a build: target\<profile>\), so the module is looked for beside the tool only.
+#[cfg(windows)]
+pub fn default_module_candidates() -> Vec<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(MODULE_FILE)))
+        .into_iter()
+        .collect()
+}
 
 /// Where an installed eimza module is looked for, in order.
+#[cfg(not(windows))]
 pub fn default_module_candidates() -> Vec<PathBuf> {
     let multiarch = debian_multiarch();
     let mut candidates = Vec::new();
@@ -51,6 +66,7 @@ pub fn default_module_candidates() -> Vec<PathBuf> {
 /// (`dpkg-architecture -qDEB_HOST_MULTIARCH`): the folder under /usr/lib where the
 /// package installs the module. Not simply "<arch>-linux-gnu": i386 and the ARM and
 /// little-endian POWER ports are spelled differently.
+#[cfg(not(windows))]
 pub fn debian_multiarch() -> String {
     let arch = std::env::consts::ARCH;
     match arch {

@@ -332,10 +332,13 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     fn me() -> Option<u32> {
         crate::ffi::effective_uid()
     }
 
+    // The bind cache exists only where its trust rule can be checked (Unix).
+    #[cfg(unix)]
     #[test]
     fn store_is_private_and_load_needs_the_same_atr_and_token_info() {
         let dir = temp_dir("store");
@@ -372,6 +375,21 @@ mod tests {
         assert_eq!(cache.load(&serial, &entry.atr, &entry.token_info), None);
         cache.remove(&serial);
         assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Windows: no ownership or modes to check, so nothing is written or served.
+    #[cfg(not(unix))]
+    #[test]
+    fn without_unix_ownership_nothing_is_stored_or_served() {
+        let dir = temp_dir("no-unix");
+        let cache = BindCache::new(dir.join("eimza-pkcs11"), Some(0));
+        let entry = sample();
+        assert!(cache.store(&[0x01, 0x02], &entry).is_err());
+        assert_eq!(
+            cache.load(&[0x01, 0x02], &entry.atr, &entry.token_info),
+            None
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

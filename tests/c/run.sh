@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds tests/c/load_test.c against include/eimza_pkcs11.h and runs it on the module.
-# Usage: tests/c/run.sh [MODULE]   (default: target/debug/libeimza_pkcs11.so, built first)
+# Usage: tests/c/run.sh [MODULE [CARD]]   (default: target/debug/libeimza_pkcs11.so, built
+# first; CARD: a software card file with one P-256 key and PIN 123456, for the token part)
 # `cargo test --test abi` runs the same program (c_program_loads_the_module).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,4 +13,4 @@ fi
 exe=$(mktemp /tmp/eimza-load-test.XXXXXX)
 trap 'rm -f "$exe"' EXIT
 gcc -Wall -Wextra -Werror -std=gnu99 -I"$root/include" "$root/tests/c/load_test.c" -o "$exe" -ldl
-"$exe" "$module"
+"$exe" "$module" "${@:2}"

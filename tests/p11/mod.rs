@@ -43,7 +43,10 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// The built libeimza_pkcs11.so (built first if `cargo test` did not produce it).
+/// Windows (the tests run under Wine, where cargo cannot run): eimza_pkcs11.dll, which
+/// scripts/test-windows.sh builds before the tests.
 pub fn module_path() -> PathBuf {
+    #[cfg(not(windows))]
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
@@ -55,7 +58,12 @@ pub fn module_path() -> PathBuf {
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "cargo build --lib failed");
     });
-    let path = target_dir().join("libeimza_pkcs11.so");
+    let name = if cfg!(windows) {
+        "eimza_pkcs11.dll"
+    } else {
+        "libeimza_pkcs11.so"
+    };
+    let path = target_dir().join(name);
     assert!(path.exists(), "{} missing", path.display());
     path
 }
@@ -97,20 +105,24 @@ pub fn finalize() -> CK_RV {
     unsafe { (functions().C_Finalize.unwrap())(std::ptr::null_mut()) }
 }
 
-/// The software-card tool of the workspace (built on first use).
+/// The software-card tool of the workspace (built on first use; on Windows built by
+/// scripts/test-windows.sh).
 pub fn vcard_bin() -> PathBuf {
-    static BUILD_VCARD: Once = Once::new();
-    BUILD_VCARD.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-p", "virtual-card", "--bin", "eimza-vcard"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if target_dir().file_name().is_some_and(|p| p == "release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("cargo build eimza-vcard").success());
-    });
-    target_dir().join("eimza-vcard")
+    #[cfg(not(windows))]
+    {
+        static BUILD_VCARD: Once = Once::new();
+        BUILD_VCARD.call_once(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.args(["build", "-p", "virtual-card", "--bin", "eimza-vcard"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if target_dir().file_name().is_some_and(|p| p == "release") {
+                cmd.arg("--release");
+            }
+            assert!(cmd.status().expect("cargo build eimza-vcard").success());
+        });
+    }
+    target_dir().join(format!("eimza-vcard{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A new software card file `NAME.card` in a scratch folder, made by

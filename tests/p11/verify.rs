@@ -59,7 +59,8 @@ pub fn keys_of_type(session: &Session, key_type: KeyType) -> Vec<ObjectHandle> {
         .expect("find keys")
 }
 
-pub fn pss(hash: MechanismType, mgf: PkcsMgfType, s_len: u64) -> PkcsPssParams {
+/// `s_len` is a CK_ULONG (32 bits on Windows).
+pub fn pss(hash: MechanismType, mgf: PkcsMgfType, s_len: cryptoki_sys::CK_ULONG) -> PkcsPssParams {
     PkcsPssParams {
         hash_alg: hash,
         mgf,

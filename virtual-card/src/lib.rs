@@ -17,7 +17,8 @@
 //! - `personalise::create(&CreateOptions) -> CardImage` makes a new card (separate
 //!   module); [`store`] owns the file format; [`serve`] bridges to vpcd.
 
-// Safe code only, except the vpcd bridge's one socket option (`serve`).
+// Safe code only, except the vpcd bridge's one socket option (`serve`) and, on Windows,
+// the card file's durable rename (`store`: MoveFileExW, which std does not offer).
 #![deny(unsafe_code)]
 
 pub mod apdu;

@@ -12,10 +12,11 @@
 //! | 16 + L | 32 | SHA-256 of bytes 0 .. 16 + L |
 //!
 //! Writes are atomic: a temporary file in the same folder is written and fsynced, then
-//! renamed over FILE, then the folder is fsynced, so a crash leaves either the old or the
-//! new card, never a mix. Private keys and PINs are stored in clear: this is a test card.
+//! renamed over FILE, then the folder is fsynced (Windows: `MoveFileExW` with
+//! `MOVEFILE_WRITE_THROUGH` instead), so a crash leaves either the old or the new card,
+//! never a mix. Private keys and PINs are stored in clear: this is a test card.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -142,17 +143,51 @@ pub fn save(path: &Path, image: &CardImage) -> Result<(), StoreError> {
         })?
         .to_string_lossy();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = write_synced(&temp, &bytes).and_then(|()| {
-        fs::rename(&temp, path).map_err(io_error(path))?;
-        // The rename is durable only once the folder entry is on disk.
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(&dir))
-    });
+    let result = write_synced(&temp, &bytes).and_then(|()| replace_durably(&temp, path, &dir));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// Renames `temp` over `path` (which may exist) and returns once the rename is on disk.
+#[cfg(not(windows))]
+fn replace_durably(temp: &Path, path: &Path, dir: &Path) -> Result<(), StoreError> {
+    fs::rename(temp, path).map_err(io_error(path))?;
+    // The rename is durable only once the folder entry is on disk.
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// Windows: a folder cannot be opened like a file to sync it (`File::open` answers
+/// "access denied", which made every PIN change fail with 6F00). `MoveFileExW` with
+/// `MOVEFILE_WRITE_THROUGH` is the documented durable rename: it returns once the
+/// move is flushed to disk; `MOVEFILE_REPLACE_EXISTING` replaces the old card file.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn replace_durably(temp: &Path, path: &Path, _dir: &Path) -> Result<(), StoreError> {
+    use std::os::windows::ffi::OsStrExt;
+    const MOVEFILE_REPLACE_EXISTING: u32 = 0x1;
+    const MOVEFILE_WRITE_THROUGH: u32 = 0x8;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn MoveFileExW(existing: *const u16, new: *const u16, flags: u32) -> i32;
+    }
+    let wide = |p: &Path| -> Vec<u16> { p.as_os_str().encode_wide().chain([0]).collect() };
+    let (from, to) = (wide(temp), wide(path));
+    // SAFETY: two NUL-terminated UTF-16 strings that live across the call.
+    let moved = unsafe {
+        MoveFileExW(
+            from.as_ptr(),
+            to.as_ptr(),
+            MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
+        )
+    };
+    if moved == 0 {
+        return Err(io_error(path)(std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {

@@ -468,6 +468,8 @@ fn bind_cached(
     (t, log)
 }
 
+// The bind cache exists only where its trust rule can be checked (Unix).
+#[cfg(unix)]
 #[test]
 fn cached_bind_sends_select_token_info_and_the_counters() {
     let (dir, cache) = temp_cache("hit");
@@ -496,6 +498,8 @@ fn cached_bind_sends_select_token_info_and_the_counters() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+// The bind cache exists only where its trust rule can be checked (Unix).
+#[cfg(unix)]
 #[test]
 fn changed_contents_with_a_new_last_update_are_read_from_the_card() {
     let (dir, cache) = temp_cache("stale");
@@ -545,6 +549,8 @@ fn a_card_without_last_update_is_never_cached() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+// The bind cache exists only where its trust rule can be checked (Unix).
+#[cfg(unix)]
 #[test]
 fn an_entry_that_does_not_bind_is_replaced_by_a_full_read() {
     let (dir, cache) = temp_cache("bad-entry");

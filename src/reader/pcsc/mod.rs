@@ -40,7 +40,12 @@ impl Default for Settings {
     }
 }
 
-/// pcscd went away or the context is unusable: establish a new one next time.
+/// pcscd went away or the context is unusable: establish a new one next time. On
+/// Windows 8 and later the Smart Card service stops when the last reader is removed;
+/// a context from before then answers `SCARD_E_SERVICE_STOPPED`, `SCARD_E_NO_SERVICE`,
+/// `SCARD_E_SYSTEM_CANCELLED` or the Win32 `ERROR_INVALID_HANDLE` (6), which the
+/// `pcsc` crate reports as `UnknownError` (it maps every code outside the SCARD ranges
+/// to that).
 fn is_service_error(e: ::pcsc::Error) -> bool {
     matches!(
         e,
@@ -49,6 +54,8 @@ fn is_service_error(e: ::pcsc::Error) -> bool {
             | ::pcsc::Error::InvalidHandle
             | ::pcsc::Error::CommError
             | ::pcsc::Error::Shutdown
+            | ::pcsc::Error::SystemCancelled
+            | ::pcsc::Error::UnknownError
     )
 }
 
@@ -103,4 +110,37 @@ fn close(card: ::pcsc::Card) {
 /// once (64 KB zeroed per APDU cost more than the exchange with pcscd), wiped on drop.
 fn answer_buffer() -> zeroize::Zeroizing<Vec<u8>> {
     zeroize::Zeroizing::new(vec![0u8; ::pcsc::MAX_BUFFER_SIZE_EXTENDED])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_stops_drop_the_context_and_reader_errors_do_not() {
+        use ::pcsc::Error;
+        // pcscd gone, and Windows stopping its Smart Card service when the last reader
+        // goes (ERROR_INVALID_HANDLE arrives as UnknownError).
+        for e in [
+            Error::NoService,
+            Error::ServiceStopped,
+            Error::SystemCancelled,
+            Error::InvalidHandle,
+            Error::UnknownError,
+            Error::CommError,
+            Error::Shutdown,
+        ] {
+            assert!(is_service_error(e), "{e:?}");
+        }
+        for e in [
+            Error::Timeout,
+            Error::Cancelled,
+            Error::UnknownReader,
+            Error::ReaderUnavailable,
+            Error::NoReadersAvailable,
+            Error::RemovedCard,
+        ] {
+            assert!(!is_service_error(e), "{e:?}");
+        }
+    }
 }

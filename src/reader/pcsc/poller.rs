@@ -128,6 +128,16 @@ impl Shared {
 
     fn refresh(&self, poll: &mut Poll) {
         poll.refreshed = Some(Instant::now());
+        // WinSCard fails the whole status query with SCARD_E_UNKNOWN_READER when a
+        // listed reader went away before it (pcsc-lite marks just that reader UNKNOWN):
+        // list once more rather than report every card as gone.
+        if !self.refresh_once(poll) {
+            self.refresh_once(poll);
+        }
+    }
+
+    /// One listing and status query; `false` when a reader vanished in between.
+    fn refresh_once(&self, poll: &mut Poll) -> bool {
         let ctx = match &poll.ctx {
             Some(ctx) => ctx.clone(),
             None => match Context::establish(Scope::User) {
@@ -137,7 +147,7 @@ impl Shared {
                 }
                 Err(_) => {
                     mark_all_unlisted(&poll.readers);
-                    return;
+                    return true;
                 }
             },
         };
@@ -149,7 +159,7 @@ impl Shared {
                     poll.ctx = None;
                 }
                 mark_all_unlisted(&poll.readers);
-                return;
+                return true;
             }
         };
         for cname in &names {
@@ -173,11 +183,14 @@ impl Shared {
             ctx.get_status_change(Duration::ZERO, &mut states)
         };
         if let Err(e) = status {
+            if e == ::pcsc::Error::UnknownReader {
+                return false;
+            }
             if is_service_error(e) {
                 poll.ctx = None;
             }
             mark_all_unlisted(&poll.readers);
-            return;
+            return true;
         }
         for reader in &poll.readers {
             match states.iter().find(|s| s.name() == reader.cname.as_c_str()) {
@@ -194,6 +207,7 @@ impl Shared {
                 None => reader.update(false, 0, false, Vec::new()),
             }
         }
+        true
     }
 
     fn wait(self: &Arc<Self>, timeout: Duration) -> PcscWait {
@@ -253,6 +267,11 @@ impl Shared {
             }
             Err(::pcsc::Error::Timeout) => PcscWait::TimedOut,
             Err(::pcsc::Error::Cancelled) => PcscWait::Cancelled,
+            // WinSCard: a reader in the list went away (before or during the wait).
+            Err(::pcsc::Error::UnknownReader) => {
+                self.invalidate();
+                PcscWait::Changed
+            }
             Err(e) => self.wait_failed(e),
         }
     }
