@@ -250,8 +250,24 @@ pub fn digest_info(h: HashAlg, hash: &[u8]) -> Vec<u8> {
 const ECDSA_MAX_INPUT: usize = 64;
 
 /// The PSO input for a complete message (single-part) or a finished hash
-/// (`hashed` = Some for hashing mechanisms). Checks lengths before any card I/O.
+/// (`hashed` = Some for hashing mechanisms), on a token of this card family. Checks
+/// lengths before any card I/O: the mechanism's limits, and the family's largest
+/// command data (AKIS v1.0: 244 bytes, below k − 11 for raw PKCS#1 input).
 pub fn card_input(
+    kind: SignKind,
+    key: &SigningKey,
+    data: &[u8],
+    hashed: Option<Vec<u8>>,
+    family: &FamilyProfile,
+) -> Result<Vec<u8>, CK_RV> {
+    let input = mechanism_input(kind, key, data, hashed)?;
+    if !family.takes_command_data(input.len()) {
+        return Err(CKR_DATA_LEN_RANGE);
+    }
+    Ok(input)
+}
+
+fn mechanism_input(
     kind: SignKind,
     key: &SigningKey,
     data: &[u8],
@@ -453,20 +469,30 @@ mod tests {
 
     #[test]
     fn input_lengths_are_checked_before_the_card() {
+        use crate::card::atr::Family;
+        use crate::card::profile::family_profile;
+        let v2 = family_profile(Family::AkisV2x);
         let key = rsa_key();
         assert_eq!(
-            card_input(SignKind::RsaPkcsRaw, &key, &[1; 245], None),
+            card_input(SignKind::RsaPkcsRaw, &key, &[1; 245], None, v2),
             Ok(vec![1; 245])
         );
         assert_eq!(
-            card_input(SignKind::RsaPkcsRaw, &key, &[1; 246], None),
+            card_input(SignKind::RsaPkcsRaw, &key, &[1; 246], None, v2),
             Err(CKR_DATA_LEN_RANGE)
         );
         assert_eq!(
-            card_input(SignKind::RsaPssRaw(HashAlg::Sha384), &key, &[1; 32], None),
+            card_input(
+                SignKind::RsaPssRaw(HashAlg::Sha384),
+                &key,
+                &[1; 32],
+                None,
+                v2
+            ),
             Err(CKR_DATA_LEN_RANGE)
         );
-        let info = card_input(SignKind::RsaPkcsHash(HashAlg::Sha1), &key, b"abc", None).unwrap();
+        let info =
+            card_input(SignKind::RsaPkcsHash(HashAlg::Sha1), &key, b"abc", None, v2).unwrap();
         assert_eq!(info.len(), 15 + 20);
         let ec = SigningKey {
             kind: KeyKind::Ec,
@@ -475,13 +501,32 @@ mod tests {
             ..key
         };
         assert_eq!(
-            card_input(SignKind::EcdsaRaw, &ec, &[7; 64], None),
+            card_input(SignKind::EcdsaRaw, &ec, &[7; 64], None, v2),
             Ok(vec![7; 32])
         );
         assert_eq!(
-            card_input(SignKind::EcdsaRaw, &ec, &[], None),
+            card_input(SignKind::EcdsaRaw, &ec, &[], None, v2),
             Err(CKR_DATA_LEN_RANGE)
         );
+        // AKIS v1.0 takes at most 244 bytes of command data: raw PKCS#1 input up to
+        // that, not k − 11 (pkcs11-spec.md §1.4.1).
+        let v10 = family_profile(Family::AkisV10);
+        assert_eq!(
+            card_input(SignKind::RsaPkcsRaw, &key, &[1; 244], None, v10),
+            Ok(vec![1; 244])
+        );
+        assert_eq!(
+            card_input(SignKind::RsaPkcsRaw, &key, &[1; 245], None, v10),
+            Err(CKR_DATA_LEN_RANGE)
+        );
+        let info = card_input(
+            SignKind::RsaPkcsHash(HashAlg::Sha512),
+            &key,
+            b"abc",
+            None,
+            v10,
+        );
+        assert_eq!(info.map(|i| i.len()), Ok(19 + 64));
     }
 
     #[test]

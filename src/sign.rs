@@ -109,7 +109,13 @@ fn sign_once(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<
         return Err(CKR_OPERATION_NOT_INITIALIZED);
     };
     drop(guard);
-    let input = card_input(state.kind, &state.key, data, None)?;
+    let input = card_input(
+        state.kind,
+        &state.key,
+        data,
+        None,
+        session.token.data.family,
+    )?;
     sign_on_card(session, state, &input)
 }
 
@@ -152,7 +158,7 @@ fn finish(session: &Session, capacity: Option<usize>) -> Result<SignOutput, CK_R
     };
     drop(guard);
     let hash = state.hasher.take().map(Hasher::finish);
-    let input = card_input(state.kind, &state.key, &[], hash)?;
+    let input = card_input(state.kind, &state.key, &[], hash, session.token.data.family)?;
     sign_on_card(session, state, &input)
 }
 

@@ -3,6 +3,7 @@
 //! signing mechanism verifies with the same input rules as signing
 //! ([`crate::mechanism::card_input`]), so what C_Sign accepts C_Verify accepts too.
 
+use crate::card::profile::FamilyProfile;
 use crate::card::{Curve, HashAlg};
 use crate::digest::hash_of;
 use crate::mechanism::{card_input, hash_len, sign_kind, Hasher, PssParams, SignKind};
@@ -207,6 +208,8 @@ fn check(
 pub struct VerifyOperation {
     kind: SignKind,
     key: VerifyKey,
+    /// The token's card family: its input limits are the signing ones (§2.12).
+    family: &'static FamilyProfile,
     salt: Option<usize>,
     hasher: Option<Hasher>,
     /// C_VerifyUpdate was called: only C_VerifyUpdate/C_VerifyFinal may follow.
@@ -214,7 +217,12 @@ pub struct VerifyOperation {
 }
 
 impl VerifyOperation {
-    pub fn new(kind: SignKind, key: VerifyKey, salt: Option<usize>) -> Result<Self, CK_RV> {
+    pub fn new(
+        kind: SignKind,
+        key: VerifyKey,
+        salt: Option<usize>,
+        family: &'static FamilyProfile,
+    ) -> Result<Self, CK_RV> {
         if kind.key_kind() != key.kind() {
             return Err(CKR_KEY_TYPE_INCONSISTENT);
         }
@@ -227,6 +235,7 @@ impl VerifyOperation {
             kind,
             hasher: kind.module_hash().map(Hasher::new),
             key,
+            family,
             salt,
             multipart: false,
         })
@@ -239,7 +248,13 @@ impl VerifyOperation {
         if signature.len() != self.key.signature_len() {
             return Err(CKR_SIGNATURE_LEN_RANGE);
         }
-        let input = card_input(self.kind, &self.key.input_facts(), data, hashed)?;
+        let input = card_input(
+            self.kind,
+            &self.key.input_facts(),
+            data,
+            hashed,
+            self.family,
+        )?;
         check(self.kind, &self.key, self.salt, &input, signature)
     }
 }
@@ -281,7 +296,12 @@ pub fn verify_init(
         }
         let (kind, salt) = verify_kind(mechanism, has_params, pss)?;
         let key = VerifyKey::from_object(object)?;
-        Ok(Operation::Verify(VerifyOperation::new(kind, key, salt)?))
+        Ok(Operation::Verify(VerifyOperation::new(
+            kind,
+            key,
+            salt,
+            token.data.family,
+        )?))
     })
 }
 

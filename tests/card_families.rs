@@ -167,6 +167,61 @@ fn v10_signs_rsa_pkcs1_after_mse_c3_and_nothing_else() {
 }
 
 #[test]
+fn raw_pkcs1_input_is_at_most_the_familys_largest_command() {
+    // AKIS v1.0 takes at most 244 data bytes in a command (card-akis.c), one less than
+    // PKCS#1 v1.5 allows a 2048-bit key (k − 11 = 245): a longer input is refused
+    // before any APDU. A v2.x card takes all 245 in one PSO.
+    let mut s = setup(CardFamily::V10);
+    let t = s.card.bind().expect("bind");
+    s.card.verify(&t.user_pin, b"123456").expect("login");
+    let input = [0x5A; 245];
+    let mark = s.mark();
+    let signature = s
+        .card
+        .sign(
+            t.keys[0].key_ref,
+            SignAlgorithm::RsaPkcs1,
+            &input[..244],
+            None,
+        )
+        .expect("244 bytes sign");
+    assert_eq!(
+        s.sent_since(mark),
+        [
+            "00 22 C3 01 Nc=0 Ne=-",
+            "00 2A 9E 9A Nc=244 Ne=244",
+            "00 C0 00 00 Nc=0 Ne=12"
+        ]
+    );
+    rsa_public(&t)
+        .verify(
+            rsa::Pkcs1v15Sign::new_unprefixed(),
+            &input[..244],
+            &signature,
+        )
+        .expect("valid PKCS#1 v1.5 signature of the raw input");
+    let mark = s.mark();
+    assert_eq!(
+        s.card
+            .sign(t.keys[0].key_ref, SignAlgorithm::RsaPkcs1, &input, None),
+        Err(CardError::DataInvalid)
+    );
+    assert_eq!(s.sent_since(mark), Vec::<String>::new(), "nothing sent");
+    assert_eq!(s.virtual_card().command_counts().signatures, 1);
+
+    let mut s = setup(CardFamily::V2x);
+    let t = s.card.bind().expect("bind");
+    s.card.verify(&t.user_pin, b"123456").expect("login");
+    let signature = s
+        .card
+        .sign(t.keys[0].key_ref, SignAlgorithm::RsaPkcs1, &input, None)
+        .expect("245 bytes sign on v2.x");
+    rsa_public(&t)
+        .verify(rsa::Pkcs1v15Sign::new_unprefixed(), &input, &signature)
+        .expect("valid PKCS#1 v1.5 signature of the raw input");
+}
+
+#[test]
 fn v10_changes_and_unblocks_the_pin_spending_only_the_tries_asked_for() {
     let mut s = setup(CardFamily::V10);
     let t = s.card.bind().expect("bind");

@@ -1209,6 +1209,22 @@ fn akis_v10_token_offers_rsa_pkcs1_only() {
         rv(session.verify(&pss, public[0], message, &[0; 256])),
         RvError::MechanismInvalid
     );
+    // Raw PKCS#1 v1.5 input: at most 244 bytes, the largest command data of a v1.0 card
+    // (k − 11 = 245 elsewhere), for signing and verification alike.
+    let raw = [0x5A; 245];
+    assert_eq!(
+        rv(session.sign(&Mechanism::RsaPkcs, key, &raw)),
+        RvError::DataLenRange
+    );
+    let signature = session.sign(&Mechanism::RsaPkcs, key, &raw[..244]).unwrap();
+    verify_rsa(&spki, &Mechanism::RsaPkcs, &raw[..244], &signature);
+    session
+        .verify(&Mechanism::RsaPkcs, public[0], &raw[..244], &signature)
+        .unwrap();
+    assert_eq!(
+        rv(session.verify(&Mechanism::RsaPkcs, public[0], &raw, &signature)),
+        RvError::DataLenRange
+    );
     pkcs11.finalize().unwrap();
     // Nothing spent: the card still has every try.
     let shown = std::process::Command::new(vcard_bin())

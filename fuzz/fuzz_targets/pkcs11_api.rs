@@ -1,6 +1,6 @@
 //! A hostile application: random sequences of PKCS#11 calls with random arguments
 //! (handles, lengths, templates, mechanisms, NULL pointers, calls out of order) through
-//! the module's C entry points, in process, against two software cards made once
+//! the module's C entry points, in process, against three software cards made once
 //! (a fresh in-memory copy at every C_Initialize, so a blocked PIN does not stick).
 //! The cards may also be pulled, re-inserted or reset between calls.
 //!
@@ -16,16 +16,19 @@ use libfuzzer_sys::fuzz_target;
 use std::ptr::null_mut;
 use std::sync::{Arc, Mutex, OnceLock};
 use virtual_card::personalise::{create, CreateOptions};
-use virtual_card::{CardImage, KeyAlgorithm, VirtualCard};
+use virtual_card::{CardFamily, CardImage, KeyAlgorithm, VirtualCard};
 
 const PIN: &[u8] = b"123456";
 const PUK: &[u8] = b"12345678";
 
-/// Card A: RSA-2048 + P-256; card B: P-256 with userConsent (context-specific login).
-fn images() -> &'static [CardImage; 2] {
-    static IMAGES: OnceLock<[CardImage; 2]> = OnceLock::new();
+/// Card A: RSA-2048 + P-256; card B: P-256 with userConsent (context-specific login);
+/// card C: an AKIS v1.0 card (RSA-2048 only), whose commands take the v1.0 paths of the
+/// card layer (SELECT with `3F00`, MSE `C3`, CHANGE with length bytes, no counter
+/// query) and whose token lists PKCS#1 v1.5 only.
+fn images() -> &'static [CardImage; 3] {
+    static IMAGES: OnceLock<[CardImage; 3]> = OnceLock::new();
     IMAGES.get_or_init(|| {
-        let make = |keys, user_consent, serial: u8| {
+        let make = |keys, user_consent, serial: u8, family| {
             create(&CreateOptions {
                 keys,
                 pin: String::from("123456").into(),
@@ -34,13 +37,19 @@ fn images() -> &'static [CardImage; 2] {
                 user_consent,
                 ca_dir: None,
                 tls_client_keys: Vec::new(),
-                family: Default::default(),
+                family,
             })
             .expect("personalise fuzz card")
         };
         [
-            make(vec![KeyAlgorithm::Rsa2048, KeyAlgorithm::P256], false, 1),
-            make(vec![KeyAlgorithm::P256], true, 2),
+            make(
+                vec![KeyAlgorithm::Rsa2048, KeyAlgorithm::P256],
+                false,
+                1,
+                CardFamily::default(),
+            ),
+            make(vec![KeyAlgorithm::P256], true, 2, CardFamily::default()),
+            make(vec![KeyAlgorithm::Rsa2048], false, 3, CardFamily::V10),
         ]
     })
 }
@@ -590,7 +599,8 @@ unsafe fn step(f: &CK_FUNCTION_LIST_3_0, input: &mut Input<'_>, seen: &mut Seen)
             // signing token refuses.
             let cards = CARDS.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let which = input.u8();
-            match (which % 8, cards.get(usize::from(which >> 7))) {
+            let card = cards.get(usize::from(which / 8) % cards.len().max(1));
+            match (which % 8, card) {
                 (0, Some(c)) => c.card().remove(),
                 (1, Some(c)) => c.card().insert(),
                 (2, Some(c)) => c.reset(),

@@ -380,6 +380,11 @@ impl Card {
             if tx.reset_seen {
                 return Err(CardError::ResetLostLogin);
             }
+            // An input longer than the family's cards take in one command (AKIS v1.0:
+            // 244 bytes, less than PKCS#1 allows a 2048-bit key) is refused unsent.
+            if !tx.profile.family_profile().takes_command_data(input.len()) {
+                return Err(CardError::DataInvalid);
+            }
             // An algorithm the card family does not have is refused before any APDU
             // (the PKCS#11 layer does not offer its mechanisms on such a token).
             let mse = tx

@@ -60,6 +60,10 @@ pub struct FamilyProfile {
     pub counter_query: bool,
     /// Largest Ne of one short APDU (v1.0: 244 [AKIS]).
     pub max_short_ne: usize,
+    /// Largest command data (Nc) the family's cards take, whatever the APDU form
+    /// (v1.0: 244 [AKIS]; `None`: as the short or extended form allows). Command
+    /// chaining is not used (§1.1), so a signature input must fit one command.
+    pub max_command_data: Option<usize>,
     /// RSA-PSS and ECDSA exist (v1.0: RSA PKCS#1 v1.5 only).
     pub pss: bool,
     pub ecdsa: bool,
@@ -76,6 +80,7 @@ pub const FAMILIES: [FamilyProfile; 3] = [
         mse: MseForm::KeyReference,
         counter_query: false,
         max_short_ne: 244,
+        max_command_data: Some(244),
         pss: false,
         ecdsa: false,
         rsa_bits: Some(2048),
@@ -87,6 +92,7 @@ pub const FAMILIES: [FamilyProfile; 3] = [
         mse: MseForm::Crt,
         counter_query: true,
         max_short_ne: SHORT_MAX_NE,
+        max_command_data: None,
         pss: true,
         ecdsa: true,
         rsa_bits: None,
@@ -98,6 +104,7 @@ pub const FAMILIES: [FamilyProfile; 3] = [
         mse: MseForm::Crt,
         counter_query: true,
         max_short_ne: SHORT_MAX_NE,
+        max_command_data: None,
         pss: true,
         ecdsa: true,
         rsa_bits: None,
@@ -124,6 +131,13 @@ impl FamilyProfile {
             SignAlgorithm::RsaPss(_) => self.pss,
             SignAlgorithm::Ecdsa => self.ecdsa,
         }
+    }
+
+    /// Whether the family's cards take this much command data in one APDU (a signature
+    /// input longer than that cannot be sent: nothing is, and the PKCS#11 layer
+    /// answers `CKR_DATA_LEN_RANGE`).
+    pub fn takes_command_data(&self, len: usize) -> bool {
+        self.max_command_data.is_none_or(|max| len <= max)
     }
 
     /// Whether a key of this kind and size can be used with the family's commands.

@@ -3,7 +3,11 @@
 # `pkcs11-tool -O` is a new process binding the card. Cold: 11 APDUs and an entry
 # written (0600); next process: 4 APDUs and the same objects; a card re-personalised
 # under the same serial is read, never served; a corrupt entry is ignored;
-# EIMZA_PKCS11_CACHE=0 writes nothing. In process and through pcscd + vpcd.
+# EIMZA_PKCS11_CACHE=0 writes nothing. On an AKIS v2.x card, then an AKIS v1.0 card
+# (pkcs11-spec.md §3.2, §3.2.1: cold 27 APDUs in its own SELECT forms, warm 3 — no
+# counter query on v1.0 — and re-personalised with a new RSA-2048 key under the same
+# serial and ATR, so only TokenInfo tells the versions apart). Each in process and
+# through pcscd + vpcd.
 source "$(dirname "$0")/lib.sh"
 
 export XDG_CACHE_HOME=$WORK/cache
@@ -27,23 +31,49 @@ apdus_are() { [ "$(cat "$WORK/$1.apdus")" -eq "$2" ]; }
 apdus_above() { [ "$(cat "$WORK/$1.apdus")" -gt "$2" ]; }
 mode_is() { [ "$(stat -c %a "$1")" = "$2" ]; }
 
-suite() {
+# public_key_ids NAME: the IDs of the public key objects in $WORK/NAME.txt
+public_key_ids() {
+  awk '/^[A-Z][a-z]+ (Key )?Object/ { p = /^Public Key Object/ } p && $1 == "ID:" { print $2 }' "$WORK/$1.txt"
+}
+
+# v10_repersonalise TRANSPORT: the v1.0 card gets a new RSA-2048 key (the only kind a
+# v1.0 card holds) under the same serial, so the same ATR: its old public key ID must
+# be gone. A served card is unplugged first and plugged in again afterwards.
+v10_repersonalise() {
   local t=$1
+  public_key_ids "$t-cold" > "$WORK/$t-old.ids"
+  if [ "$t" = pcscd ]; then vcard_stop 35963; fi
+  check "$t: re-personalise $SERIAL with a new RSA-2048 key (AKIS v1.0)" \
+    "$VCARD_BIN" create "$CARD" --force --serial "$SERIAL" --ca-dir "$WORK/ca" --family v1.0 --key rsa2048
+  if [ "$t" = pcscd ]; then vcard_serve "$CARD" 35963; fi
+  check "$t: the re-personalised card is read, not served" objects "$t-new"
+  check "$t:   more than 3 APDUs" apdus_above "$t-new" 3
+  check "$t:   one public key, with an ID the old card did not have" bash -c \
+    "$(declare -f public_key_ids); WORK='$WORK'; ids=\$(public_key_ids $t-new); echo \"old: \$(cat '$WORK/$t-old.ids'); new: \$ids\";
+     [ \$(grep -c . <<<\"\$ids\") -eq 1 ] && [ \$(grep -c . '$WORK/$t-old.ids') -eq 1 ] && ! grep -qxF \"\$ids\" '$WORK/$t-old.ids'"
+}
+
+suite() {
+  local t=$1 cold=11 warm=4 warm_what="SELECT, TokenInfo, PIN and PUK counters"
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    cold=27 warm=3 warm_what="SELECT of the DF, SELECT and READ of TokenInfo; no counter query on v1.0"
+  fi
   rm -rf "$XDG_CACHE_HOME"
   check "$t: cache off (EIMZA_PKCS11_CACHE=0): card read" env EIMZA_PKCS11_CACHE=0 bash -c "$(declare -f objects); WORK='$WORK' MODULE='$MODULE' objects $t-off"
   check "$t:   nothing written" test ! -e "$ENTRY"
   check "$t: first process reads the card" objects "$t-cold"
-  check "$t:   11 APDUs" apdus_are "$t-cold" 11
+  check "$t:   $cold APDUs" apdus_are "$t-cold" $cold
   check "$t:   entry written, mode 0600" mode_is "$ENTRY" 600
   check "$t:   cache folder mode 0700" mode_is "$(dirname "$ENTRY")" 700
   check "$t: next process binds from the cache" objects "$t-warm"
-  check "$t:   4 APDUs (SELECT, TokenInfo, PIN and PUK counters)" apdus_are "$t-warm" 4
+  check "$t:   $warm APDUs ($warm_what)" apdus_are "$t-warm" $warm
   check "$t:   the same objects" diff "$WORK/$t-cold.txt" "$WORK/$t-warm.txt"
   check "$t: corrupt entry" bash -c "echo garbage > '$ENTRY'"
   check "$t:   ignored: the card is read" objects "$t-corrupt"
   check "$t:   the same objects" diff "$WORK/$t-cold.txt" "$WORK/$t-corrupt.txt"
   check "$t:   and the entry rewritten" objects "$t-rewritten"
-  check "$t:   4 APDUs again" apdus_are "$t-rewritten" 4
+  check "$t:   $warm APDUs again" apdus_are "$t-rewritten" $warm
+  if [ "$CARD_FAMILY" = v1.0 ]; then v10_repersonalise "$t"; return; fi
 
   # The card changes under the same serial: re-personalised with the other key type (the
   # in-process part leaves a P-256 card, the pcscd part an RSA one). A served card is
@@ -60,5 +90,10 @@ suite() {
   check "$t:   the old key is not" bash -c "! grep -q '$old' '$WORK/$t-new.txt'"
 }
 
-on_both_transports suite "$CARD"
+on_families v2 -- on_both_transports suite "$CARD"
+SERIAL=0CAC4E0000000010
+CARD=$WORK/c-v10.card
+ENTRY=$XDG_CACHE_HOME/eimza-pkcs11/card-$SERIAL.bin
+make_card --family v1.0 "$CARD" "$SERIAL" rsa2048
+on_families v1.0 -- on_both_transports suite "$CARD"
 finish

@@ -3,7 +3,9 @@
 # right PIN and a signature verified per key; a wrong PIN fails cleanly with
 # CKR_PIN_INCORRECT and costs exactly one try (Java does not retry); a malformed PIN
 # fails with CKR_PIN_LEN_RANGE and costs nothing; a blocked PIN gives CKR_PIN_LOCKED.
-# The client is compiled once into target/java-clients. In process and through pcscd + vpcd.
+# The client is compiled once into target/java-clients. On an AKIS v2.x card (P-256 +
+# RSA-2048) and an AKIS v1.0 card (RSA-2048 only, its own forms; pkcs11-spec.md §1.4.1),
+# each in process and through pcscd + vpcd.
 source "$(dirname "$0")/lib.sh"
 
 JAVA_OUT=$ROOT/target/java-clients
@@ -29,11 +31,11 @@ write_config() {
   cat "$WORK/java.cfg"
 }
 java_run() { java -cp "$JAVA_OUT" EimzaLogin "$WORK/java.cfg" "$1"; }
-# java_login PIN: logged in, and both keys (P-256, RSA-2048) signed and verified
+# java_login PIN: logged in, and every key ($KEYS) signed and verified
 java_login() {
   local out
   out=$(java_run "$1") || { echo "$out"; return 1; }
-  echo "$out"; grep -q "LOGIN OK, 2 key(s)" <<<"$out"
+  echo "$out"; grep -q "LOGIN OK, $KEYS key(s)" <<<"$out"
 }
 # java_refused CKR_X PIN: the login fails (exit 2) and the chain names CKR_X
 java_refused() {
@@ -64,6 +66,13 @@ suite() {
 TOKEN=AKIS_0F0F0F0F0F0F0F03
 CARD=$WORK/java.card
 # A fresh card (full PIN and PUK counters) for each transport.
-fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F03 p256 rsa2048; }
-on_both_transports --fresh fresh_card suite "$CARD"
+# AKIS v1.0 cards hold RSA-2048 keys only (pkcs11-spec.md §1.4.1).
+fresh_card() {
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    KEYS=1; make_card "$CARD" 0F0F0F0F0F0F0F03 rsa2048
+  else
+    KEYS=2; make_card "$CARD" 0F0F0F0F0F0F0F03 p256 rsa2048
+  fi
+}
+on_families v2 v1.0 -- on_both_transports --fresh fresh_card suite "$CARD"
 finish

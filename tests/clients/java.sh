@@ -6,8 +6,12 @@
 # C_Initialize(NULL). Every signature is verified with the certificate by the JDK's own
 # providers. RSASSA-PSS (Signature "RSASSA-PSS" with PSS parameters, as JSSE signs in TLS
 # 1.3; needs the module's digest mechanisms) is also verified by openssl, and the token's
-# MessageDigest (C_Digest*) must equal the JDK's. RSA-2048 + P-384 card, in process and
-# through pcscd + vpcd. TLS 1.3 client authentication: java-tls.sh.
+# MessageDigest (C_Digest*) must equal the JDK's. RSA-2048 + P-384 card (AKIS v2.x), then
+# an AKIS v1.0 card (RSA-2048, PKCS#1 v1.5 only: pkcs11-spec.md §1.4.1): keytool,
+# jarsigner, SHA256/512withRSA and the raw wrapper with its RSA key, and SunPKCS11 must
+# offer no RSASSA-PSS for that token (so JSSE cannot pick it for TLS 1.3) while its
+# digests still work. Each in process and through pcscd + vpcd. TLS 1.3 client
+# authentication: java-tls.sh.
 source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/java.card
@@ -30,14 +34,14 @@ javac "${JAVA_OPTS[@]}" -d "$WORK/classes" "$ROOT/tests/clients/java/EimzaJava.j
 echo "Merhaba, e-imza" > "$WORK/jar-content/hello.txt"
 jar cf "$WORK/unsigned.jar" -C "$WORK/jar-content" .
 
-keytool_lists() {
-  local out
+keytool_lists() { # [KEYS]: that many key entries (default 2)
+  local out keys=${1:-2} n
   out=$(keytool -list -v "${KS[@]}") || return 1
   echo "$out"
-  # two key entries, each with the chain end-user -> NES CA -> root read from the card
-  [ "$(grep -c '^Entry type: PrivateKeyEntry' <<<"$out")" -eq 2 ] &&
-    [ "$(grep -c '^Certificate chain length: 3' <<<"$out")" -eq 2 ] &&
-    grep -q "^Alias name: ${NES}0" <<<"$out" && grep -q "^Alias name: ${NES}1" <<<"$out"
+  # the key entries, each with the chain end-user -> NES CA -> root read from the card
+  [ "$(grep -c '^Entry type: PrivateKeyEntry' <<<"$out")" -eq "$keys" ] &&
+    [ "$(grep -c '^Certificate chain length: 3' <<<"$out")" -eq "$keys" ] || return 1
+  for n in $(seq 0 $((keys - 1))); do grep -q "^Alias name: ${NES}$n" <<<"$out" || return 1; done
 }
 
 jar_sign_verify() { # ALIAS SIGNATURE-ALGORITHM
@@ -91,5 +95,38 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-on_both_transports suite "$CARD"
+# The token's index in C_GetSlotList(FALSE), what slotListIndex means: PC/SC readers come
+# first, so once this script's pcscd runs (the v2.x round started it) the in-process
+# card is no longer slot list index 0.
+slot_index() {
+  pkcs11-tool --module "$MODULE" -L | awk -v label="$TOKEN" '
+    /^Slot [0-9]+/ { index_ += 1 }
+    $0 ~ "token label *: *" label "$" { print index_ - 1; exit }'
+}
+write_config() {
+  local index
+  index=$(slot_index)
+  [ -n "$index" ] || { echo "token $TOKEN not found"; return 1; }
+  printf 'name = eimza\nlibrary = %s\nslotListIndex = %s\n' "$MODULE" "$index" > "$WORK/eimza.cfg"
+  cat "$WORK/eimza.cfg"
+}
+
+# AKIS v1.0: one RSA-2048 key, PKCS#1 v1.5 only.
+v10_suite() {
+  check "SunPKCS11 configuration with the v1.0 token's slotListIndex" write_config
+  check "keytool -list -v: 1 PrivateKeyEntry, chain length 3" keytool_lists 1
+  check "jarsigner signs with the RSA key, jarsigner -verify accepts, a changed jar is refused" jar_sign_verify "${NES}0" "SHA256withRSA, 2048-bit key"
+  check "SunPKCS11 KeyStore + Signature: SHA256/512withRSA verify" java_program provider "$WORK/eimza.cfg" 2
+  check "raw wrapper after C_Initialize(NULL) (ESYA/MA3 style): SHA256-RSA-PKCS verifies" java_program raw "$MODULE" 1
+  check "SunPKCS11 offers no RSASSA-PSS / SHA256withRSASSA-PSS for the token, SHA256withRSA signs; token SHA-256/384 digests = JDK's" \
+    java_program nopss "$WORK/eimza.cfg" 4
+  check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
+    "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+}
+
+on_families v2 -- on_both_transports suite "$CARD"
+CARD=$WORK/java-v10.card
+TOKEN=AKIS_1A1A1A1A1A1A1A10
+make_card --family v1.0 "$CARD" 1A1A1A1A1A1A1A10 rsa2048
+on_families v1.0 -- on_both_transports v10_suite "$CARD"
 finish

@@ -123,9 +123,12 @@ on_families() {
   local families=()
   while [ "$1" != -- ]; do families+=("$1"); shift; done
   shift
+  local started
   for CARD_FAMILY in "${families[@]}"; do
     echo "== AKIS $CARD_FAMILY card"
+    started=$SECONDS
     "$@"
+    echo "== AKIS $CARD_FAMILY card: $((SECONDS - started)) s"
   done
   CARD_FAMILY=v2
 }

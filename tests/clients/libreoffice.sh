@@ -15,6 +15,8 @@
 # the CA certificates (verifyDocumentContentSignatures), xmlsec1 (ODF), pyHanko and
 # pdfsig (PDF); a tampered copy must be rejected by each of them.
 # In process and through pcscd + vpcd; one signing and one verifying soffice per transport.
+# On an AKIS v2.x card (RSA-2048 + P-384), then an AKIS v1.0 card (RSA-2048 only, PKCS#1
+# v1.5, which is what LibreOffice signs with: pkcs11-spec.md §1.4.1) with the RSA key.
 # soffice runs with TZ=Europe/Istanbul: with TZ=UTC LibreOffice 7.4 writes a PDF signing
 # date ("...Z'") that pyHanko rejects.
 #
@@ -63,11 +65,15 @@ certutil -N -d "sql:$SIGN_DB" --empty-password &&
   certutil -A -d "sql:$VERIFY_DB" -n "test NES CA" -t ",," -a -i "$WORK/ca/nes-ca.pem" || {
     echo "  FAIL NSS databases could not be made"; rm -rf "$WORK"; exit 1; }
 # The card's certificates as DER, read with another client (pkcs11-tool).
-for label in "$RSA_LABEL" "$EC_LABEL"; do
-  EIMZA_VIRTUAL_CARD=$CARD pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --read-object \
-    --type cert --label "$label" -o "$WORK/$label.der" >/dev/null 2>&1 || {
-      echo "  FAIL could not read $label from the card"; rm -rf "$WORK"; exit 1; }
-done
+read_certificates() { # LABEL...
+  local label
+  for label in "$@"; do
+    EIMZA_VIRTUAL_CARD=$CARD pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --read-object \
+      --type cert --label "$label" -o "$WORK/$label.der" >/dev/null 2>&1 || {
+        echo "  FAIL could not read $label from the card"; rm -rf "$WORK"; exit 1; }
+  done
+}
+read_certificates "$RSA_LABEL" "$EC_LABEL"
 
 # ---- soffice processes: started here, stopped by PID --------------------------------
 declare -A SOFFICE_PIDS=()
@@ -280,6 +286,9 @@ start_both() { # env|certdir
 # pcscd + vpcd from the Certificate Path setting: each way a user can name it is tested.
 suite() { # inprocess|pcscd
   local t0=$SECONDS kind label route=env how="MOZILLA_CERTIFICATE_FOLDER=sql:DB"
+  # An AKIS v1.0 card has its RSA-2048 key only.
+  local kinds="rsa ecdsa" labels=("$RSA_LABEL" "$EC_LABEL")
+  if [ "$CARD_FAMILY" = v1.0 ]; then kinds=rsa labels=("$RSA_LABEL"); fi
   if [ "$1" = pcscd ]; then
     route=certdir how="Certificate Path setting (CertDir) = DB"
     trap 'soffice_cleanup; harness_cleanup' EXIT   # use_pcscd's harness replaced ours
@@ -292,7 +301,7 @@ suite() { # inprocess|pcscd
   check "without a PIN dialog: NoPasswordException, and signDocumentWithCertificate's empty SignatureValue is caught" \
     no_login_no_signature
   check "the login macro inside soffice logs the token in through soffice's NSS" login
-  for kind in rsa ecdsa; do
+  for kind in $kinds; do
     label=$RSA_LABEL; [ $kind = ecdsa ] && label=$EC_LABEL
     check "ODF: signDocumentWithCertificate with the $kind key: one signature, card's certificate, non-empty value" \
       sign_odf "$label" $kind
@@ -303,7 +312,7 @@ suite() { # inprocess|pcscd
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
   soffice_stop signer
 
-  for label in "$RSA_LABEL" "$EC_LABEL"; do
+  for label in "${labels[@]}"; do
     local odt=$WORK/$TRANSPORT-$label.odt pdf=$WORK/$TRANSPORT-$label.pdf
     check "verifier soffice: $label ODF signature valid, certificate valid, signed by the card's certificate" \
       lo_verify_valid "$odt" "$label"
@@ -385,5 +394,10 @@ if [ "$MODE" = bench ]; then
   exit
 fi
 
-on_both_transports suite "$CARD"
+on_families v2 -- on_both_transports suite "$CARD"
+CARD=$WORK/lo-v10.card
+TOKEN=AKIS_0E1E0E1E0E1E0E10
+make_card --family v1.0 "$CARD" 0E1E0E1E0E1E0E10 rsa2048
+read_certificates "$RSA_LABEL"
+on_families v1.0 -- on_both_transports suite "$CARD"
 finish

@@ -2,12 +2,15 @@
 # p11-kit: the module registered by a user's .module file (nothing global changed),
 # `p11-kit list-modules` shows the token, p11-kit-proxy.so (what GnuTLS, NSS-with-p11-kit
 # and many desktop programs load) lists and signs, and remote use through
-# `p11-kit server` + p11-kit-client.so signs. RSA-2048 + P-384 card, in process and
-# through pcscd + vpcd. Signatures are verified with openssl and the card's certificate.
+# `p11-kit server` + p11-kit-client.so signs. RSA-2048 + P-384 card (AKIS v2.x), then an
+# AKIS v1.0 card (RSA-2048 only: pkcs11-spec.md §1.4.1) with the RSA parts; each in
+# process and through pcscd + vpcd. Signatures are verified with openssl and the card's
+# certificate.
 source "$(dirname "$0")/lib.sh"
 
 CARD=$WORK/p11kit.card
-TOKEN=AKIS_0E0E0E0E0E0E0E0E
+SERIAL=0E0E0E0E0E0E0E0E
+TOKEN=AKIS_$SERIAL
 NES=12345678950NES
 make_card "$CARD" 0E0E0E0E0E0E0E0E rsa2048 p384
 PROXY=/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so
@@ -36,25 +39,27 @@ id_of() {
     awk -v l="$2" '$1 == "label:" { hit = ($2 == l) } hit && $1 == "ID:" { print $2; exit }'
 }
 
-pubkeys() {
-  local l
-  for l in "${NES}0" "${NES}1"; do
+pubkeys() { # [LABEL...]: the certificates of these keys (default NES0 NES1)
+  local l labels=("$@")
+  [ $# -gt 0 ] || labels=("${NES}0" "${NES}1")
+  for l in "${labels[@]}"; do
     pkcs11-tool --module "$MODULE" --token-label "$TOKEN" --read-object --type cert --label "$l" -o "$WORK/$l.der" &&
       openssl x509 -inform der -in "$WORK/$l.der" -pubkey -noout > "$WORK/$l.pub" || return 1
   done
 }
 
-# sign_verify WRAPPER MODULE: through MODULE (proxy or client), SHA256-RSA-PKCS with the
-# RSA key and raw ECDSA on a SHA-256 hash with the P-384 key, both verified.
+# sign_verify WRAPPER MODULE [rsa]: through MODULE (proxy or client), SHA256-RSA-PKCS with
+# the RSA key and (unless "rsa") raw ECDSA on a SHA-256 hash with the P-384 key, verified.
 sign_verify() {
   local wrap=$1 mod=$2 rsa_id ec_id
   rsa_id=$($wrap bash -c "$(declare -f id_of); TOKEN=$TOKEN; id_of '$mod' ${NES}0") && [ -n "$rsa_id" ] || return 1
-  ec_id=$($wrap bash -c "$(declare -f id_of); TOKEN=$TOKEN; id_of '$mod' ${NES}1") && [ -n "$ec_id" ] || return 1
   rm -f "$WORK/rsa.sig" "$WORK/ec.sig"
   $wrap pkcs11-tool --module "$mod" --token-label "$TOKEN" --login --pin "$PIN" --sign -m SHA256-RSA-PKCS \
     --id "$rsa_id" -i "$WORK/data" -o "$WORK/rsa.sig" &&
-    openssl dgst -sha256 -verify "$WORK/${NES}0.pub" -signature "$WORK/rsa.sig" "$WORK/data" &&
-    $wrap pkcs11-tool --module "$mod" --token-label "$TOKEN" --login --pin "$PIN" --sign -m ECDSA -f openssl \
+    openssl dgst -sha256 -verify "$WORK/${NES}0.pub" -signature "$WORK/rsa.sig" "$WORK/data" || return 1
+  [ "${3:-}" = rsa ] && return 0
+  ec_id=$($wrap bash -c "$(declare -f id_of); TOKEN=$TOKEN; id_of '$mod' ${NES}1") && [ -n "$ec_id" ] || return 1
+  $wrap pkcs11-tool --module "$mod" --token-label "$TOKEN" --login --pin "$PIN" --sign -m ECDSA -f openssl \
       --id "$ec_id" -i "$WORK/data.sha256" -o "$WORK/ec.sig" &&
     openssl pkeyutl -verify -pubin -inkey "$WORK/${NES}1.pub" -in "$WORK/data.sha256" -sigfile "$WORK/ec.sig"
 }
@@ -68,12 +73,12 @@ list_modules() {
     grep -q "token: $TOKEN"
 }
 
-proxy_lists() {
+proxy_lists() { # [KEYS]: that many private keys (default 2)
   local out
   out=$(as_user pkcs11-tool --module "$PROXY" -L) || return 1
   echo "$out"
   grep -q "token label *: $TOKEN" <<<"$out" &&
-    [ "$(as_user pkcs11-tool --module "$PROXY" --token-label "$TOKEN" --login --pin "$PIN" -O | grep -c '^Private Key Object')" -eq 2 ]
+    [ "$(as_user pkcs11-tool --module "$PROXY" --token-label "$TOKEN" --login --pin "$PIN" -O | grep -c '^Private Key Object')" -eq "${1:-2}" ]
 }
 
 no_user_config_no_token() {
@@ -109,7 +114,7 @@ remote_lists() {
   local out
   out=$(remote pkcs11-tool --module "$CLIENT" -L) || return 1
   echo "$out"
-  grep -q "token label *: $TOKEN" <<<"$out" && grep -q 'serial num *: 0E0E0E0E0E0E0E0E' <<<"$out"
+  grep -q "token label *: $TOKEN" <<<"$out" && grep -q "serial num *: $SERIAL" <<<"$out"
 }
 
 suite() {
@@ -126,5 +131,25 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-on_both_transports suite "$CARD"
+# AKIS v1.0: one RSA-2048 key.
+v10_suite() {
+  check "certificate read directly" pubkeys "${NES}0"
+  check "p11-kit list-modules shows the module and its token (user .module file)" list_modules
+  check "without the .module file the proxy does not list the token" no_user_config_no_token
+  check "p11-kit-proxy.so: pkcs11-tool lists the token and, after login, 1 private key" proxy_lists 1
+  check "p11-kit-proxy.so: an RSA signature verifies" sign_verify as_user "$PROXY" rsa
+  check "p11-kit server starts for the token" server_start
+  check "p11-kit-client.so: pkcs11-tool lists the remote token" remote_lists
+  check "p11-kit-client.so: an RSA signature verifies" sign_verify remote "$CLIENT" rsa
+  server_stop
+  check "the card's PIN counter is full (3 of 3 tries left)" bash -c \
+    "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+}
+
+on_families v2 -- on_both_transports suite "$CARD"
+CARD=$WORK/p11kit-v10.card
+SERIAL=0E0E0E0E0E0E0E10
+TOKEN=AKIS_$SERIAL
+make_card --family v1.0 "$CARD" "$SERIAL" rsa2048
+on_families v1.0 -- on_both_transports v10_suite "$CARD"
 finish

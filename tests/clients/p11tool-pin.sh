@@ -3,7 +3,9 @@
 # then C_InitPIN). p11tool takes the SO PIN from --set-so-pin or GNUTLS_SO_PIN and the
 # new PIN from --set-pin; --batch never prompts, and a wrong PIN given that way is not
 # retried. A wrong PUK costs exactly one PUK try and no PIN try; a malformed new PIN
-# costs nothing. In process and through pcscd + vpcd; card counters from `eimza-vcard show`.
+# costs nothing. On an AKIS v2.x card (P-256) and an AKIS v1.0 card (RSA-2048, its own
+# forms; pkcs11-spec.md §1.4.1), each in process and through pcscd + vpcd; card counters
+# from `eimza-vcard show`.
 source "$(dirname "$0")/lib.sh"
 
 URL() { echo "pkcs11:token=$TOKEN"; }
@@ -56,6 +58,13 @@ suite() {
 TOKEN=AKIS_0F0F0F0F0F0F0F02
 CARD=$WORK/p11tool.card
 # A fresh card (full PIN and PUK counters) for each transport.
-fresh_card() { make_card "$CARD" 0F0F0F0F0F0F0F02 p256; }
-on_both_transports --fresh fresh_card suite "$CARD"
+# AKIS v1.0 cards hold RSA-2048 keys only.
+fresh_card() {
+  if [ "$CARD_FAMILY" = v1.0 ]; then
+    make_card "$CARD" 0F0F0F0F0F0F0F02 rsa2048
+  else
+    make_card "$CARD" 0F0F0F0F0F0F0F02 p256
+  fi
+}
+on_families v2 v1.0 -- on_both_transports --fresh fresh_card suite "$CARD"
 finish

@@ -3,13 +3,18 @@
 # signature verified with openssl against the card's certificate, and by the module
 # itself through `pkcs11-tool --verify`, which must also call a changed input invalid),
 # `--hash` with every digest mechanism (equal to `openssl dgst`), on an RSA-2048 +
-# P-384 card and an RSA-3072 + P-256 card, in process and through pcscd + vpcd.
+# P-384 card and an RSA-3072 + P-256 card (AKIS v2.x), then on an AKIS v1.0 card
+# (RSA-2048 only): its six PKCS#1 v1.5 mechanisms signed and verified, `--hash`, and the
+# PSS mechanisms refused with CKR_MECHANISM_INVALID before any APDU (pkcs11-spec.md
+# §1.4.1, §2.6). Each in process and through pcscd + vpcd.
 source "$(dirname "$0")/lib.sh"
 
 CARD_A=$WORK/a.card   # serial 0A0A0A0A0A0A0A0A: NES0 rsa2048, NES1 p384
 CARD_B=$WORK/b.card   # serial 0B0B0B0B0B0B0B0B: NES0 rsa3072, NES1 p256
+CARD_V10=$WORK/v10.card # serial 0A0A0A0A0A0A0A10: NES0 rsa2048, AKIS v1.0
 make_card "$CARD_A" 0A0A0A0A0A0A0A0A rsa2048 p384
 make_card "$CARD_B" 0B0B0B0B0B0B0B0B rsa3072 p256
+make_card --family v1.0 "$CARD_V10" 0A0A0A0A0A0A0A10 rsa2048
 head -c 3000 /dev/urandom > "$WORK/data"
 openssl dgst -sha256 -binary "$WORK/data" > "$WORK/data.sha256"
 # DigestInfo(SHA-256) for raw CKM_RSA_PKCS
@@ -55,8 +60,9 @@ p11verify() {
   [ "$good" = "Signature is valid" ] && [ "$bad" = "Invalid signature" ]
 }
 
-rsa_suite() { # rsa_suite TOKEN LABEL
-  local t=$1 l=$2 pub="$WORK/$1-$2.pub.pem" h sig
+rsa_suite() { # rsa_suite TOKEN LABEL [pkcs1]: with pkcs1, the PKCS#1 v1.5 mechanisms only
+  local t=$1 l=$2 pub="$WORK/$1-$2.pub.pem" h sig pss=yes
+  [ "${3:-}" = pkcs1 ] && pss=no
   check "$t $l: read certificate" pubkey "$t" "$l"
   for h in sha1 sha224 sha256 sha384 sha512; do
     local H=${h^^}
@@ -65,6 +71,7 @@ rsa_suite() { # rsa_suite TOKEN LABEL
       "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS' '$WORK/data' '$sig' &&
        openssl dgst -$h -verify '$pub' -signature '$sig' '$WORK/data'"
     check "$t $l: $H-RSA-PKCS pkcs11-tool --verify: valid, changed data invalid" p11verify "$t" "$l" "$H-RSA-PKCS" "$WORK/data" "$sig"
+    [ $pss = yes ] || continue
     sig=$WORK/sig-$t-$l-$h-pss
     check "$t $l: $H-RSA-PKCS-PSS signs, openssl verifies" bash -c \
       "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' '$H-RSA-PKCS-PSS' '$WORK/data' '$sig' &&
@@ -76,6 +83,7 @@ rsa_suite() { # rsa_suite TOKEN LABEL
     "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS '$WORK/data.di' '$sig' &&
      openssl pkeyutl -verify -pubin -inkey '$pub' -in '$WORK/data.sha256' -sigfile '$sig' -pkeyopt digest:sha256"
   check "$t $l: RSA-PKCS pkcs11-tool --verify: valid, changed DigestInfo invalid" p11verify "$t" "$l" RSA-PKCS "$WORK/data.di" "$sig"
+  [ $pss = yes ] || return 0
   sig=$WORK/sig-$t-$l-raw-pss
   check "$t $l: RSA-PKCS-PSS (hash input) signs, openssl verifies" bash -c \
     "$(declare -f p11 id_of sign); MODULE='$MODULE' PIN='$PIN'; sign '$t' '$l' RSA-PKCS-PSS '$WORK/data.sha256' '$sig' --hash-algorithm SHA256 --mgf MGF1-SHA256 &&
@@ -139,5 +147,87 @@ suite() {
     "pkcs11-tool --module '$MODULE' --token-label $A --login --pin $PIN -O >/dev/null"
 }
 
-on_both_transports suite "$CARD_A" "$CARD_B"
+# mechanisms TOKEN: the token's mechanism list, one name per line (pkcs11-tool -M).
+mechanisms() {
+  pkcs11-tool --module "$MODULE" --token-label "$1" -M | awk '/^ / { sub(/^ +/, ""); sub(/[ ,].*/, ""); print }'
+}
+
+# refused_without_apdu TOKEN LABEL WHAT ARGS...: pkcs11-tool (logged in) fails with
+# CKR_MECHANISM_INVALID, and the module's log shows the call refused it with no APDU.
+refused_without_apdu() {
+  local t=$1 l=$2 what=$3 id out; shift 3
+  id=$(id_of "$t" "$l") && [ -n "$id" ] || { echo "no certificate labelled $l" >&2; return 1; }
+  rm -f "$WORK/refused.log"
+  out=$(EIMZA_PKCS11_LOG=$WORK/refused.log p11 --token-label "$t" --login --pin "$PIN" --id "$id" "$@" 2>&1) &&
+    { echo "$out"; echo "pkcs11-tool succeeded"; return 1; }
+  echo "$out"; grep "C_${what}Init" "$WORK/refused.log"
+  grep -q CKR_MECHANISM_INVALID <<<"$out" &&
+    grep -q "C_${what}Init(.*) = CKR_MECHANISM_INVALID apdus=0 bytes=0 tx=0\$" "$WORK/refused.log"
+}
+
+# raw_input_limit TOKEN LABEL: on v1.0 a raw RSA-PKCS input may be 244 bytes (the largest
+# command data of its cards), not k - 11 = 245: 244 bytes sign and openssl verifies;
+# with 245 pkcs11-tool fails and the module's log shows C_Sign CKR_DATA_LEN_RANGE, no APDU.
+raw_input_limit() {
+  local t=$1 l=$2 id pub="$WORK/$1-$2.pub.pem"
+  id=$(id_of "$t" "$l") && [ -n "$id" ] || { echo "no certificate labelled $l" >&2; return 1; }
+  head -c 245 /dev/urandom | tr '\0' '\1' > "$WORK/raw245"
+  head -c 244 "$WORK/raw245" > "$WORK/raw244"
+  p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" -i "$WORK/raw244" -o "$WORK/raw244.sig" &&
+    openssl pkeyutl -verifyrecover -pubin -inkey "$pub" -pkeyopt rsa_padding_mode:pkcs1 -in "$WORK/raw244.sig" |
+    cmp - "$WORK/raw244" || { echo "244 bytes did not sign"; return 1; }
+  rm -f "$WORK/raw.log"
+  EIMZA_PKCS11_LOG=$WORK/raw.log p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" \
+    -i "$WORK/raw245" -o "$WORK/raw245.sig" && { echo "245 bytes signed"; return 1; }
+  grep 'C_Sign(' "$WORK/raw.log"
+  grep -q "C_Sign(.*ulDataLen=245,.*) = CKR_DATA_LEN_RANGE apdus=0 bytes=0 tx=0\$" "$WORK/raw.log"
+}
+
+# AKIS v1.0: RSA-2048 with PKCS#1 v1.5 is all its cards sign (pkcs11-spec.md §1.4.1).
+v10_suite() {
+  local T=AKIS_0A0A0A0A0A0A0A10 l=12345678950NES0
+  check "-L lists the v1.0 token" bash -c "pkcs11-tool --module '$MODULE' -L | tee /dev/stderr | grep -q '$T'"
+  check "-M: RSA-PKCS, SHA{1,224,256,384,512}-RSA-PKCS, then the 5 digests; nothing else" bash -c \
+    "$(declare -f mechanisms); MODULE='$MODULE'; diff <(mechanisms $T) - <<<'RSA-PKCS
+SHA1-RSA-PKCS
+SHA224-RSA-PKCS
+SHA256-RSA-PKCS
+SHA384-RSA-PKCS
+SHA512-RSA-PKCS
+SHA-1
+SHA224
+SHA256
+SHA384
+SHA512' && echo 'mechanisms as expected'"
+  check "-O without login shows 3 certificates and 1 public key, no private key" bash -c \
+    "out=\$(pkcs11-tool --module '$MODULE' --token-label $T -O) && echo \"\$out\" &&
+     [ \$(grep -c '^Certificate Object' <<<\"\$out\") -eq 3 ] && [ \$(grep -c '^Public Key Object' <<<\"\$out\") -eq 1 ] &&
+     ! grep -q '^Private Key Object' <<<\"\$out\""
+  check "-O with login shows the private key" bash -c \
+    "[ \$(pkcs11-tool --module '$MODULE' --token-label $T --login --pin $PIN -O | grep -c '^Private Key Object') -eq 1 ]"
+  rsa_suite $T $l pkcs1
+  check "$T $l: SHA256-RSA-PKCS-PSS --sign refused: CKR_MECHANISM_INVALID, no APDU" \
+    refused_without_apdu $T $l Sign --sign -m SHA256-RSA-PKCS-PSS -i "$WORK/data" -o "$WORK/v10-pss.sig"
+  check "$T $l: RSA-PKCS-PSS --sign refused: CKR_MECHANISM_INVALID, no APDU" \
+    refused_without_apdu $T $l Sign --sign -m RSA-PKCS-PSS --hash-algorithm SHA256 --mgf MGF1-SHA256 \
+    -i "$WORK/data.sha256" -o "$WORK/v10-pss.sig"
+  check "$T $l: SHA256-RSA-PKCS-PSS --verify refused: CKR_MECHANISM_INVALID, no APDU" \
+    refused_without_apdu $T $l Verify --verify -m SHA256-RSA-PKCS-PSS -i "$WORK/data" \
+    --signature-file "$WORK/sig-$T-$l-sha256-pkcs"
+  check "$T $l: RSA-PKCS with 244 bytes signs; 245 (k - 11, over the v1.0 command limit): CKR_DATA_LEN_RANGE, no APDU" \
+    raw_input_limit $T $l
+  check "  card: PIN 3 of 3 tries left" bash -c \
+    "'$VCARD_BIN' show '$CARD_V10' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+  hash_suite $T
+  check "wrong PIN is refused with CKR_PIN_INCORRECT" bash -c \
+    "out=\$(pkcs11-tool --module '$MODULE' --token-label $T --login --pin 000000 -O 2>&1); echo \"\$out\"; grep -q CKR_PIN_INCORRECT <<<\"\$out\""
+  check "  card: PIN 2 of 3 tries left" bash -c \
+    "'$VCARD_BIN' show '$CARD_V10' | tee /dev/stderr | grep -q '^PIN: 2 of 3 tries left'"
+  check "a correct login afterwards restores the counter" bash -c \
+    "pkcs11-tool --module '$MODULE' --token-label $T --login --pin $PIN -O >/dev/null &&
+     '$VCARD_BIN' show '$CARD_V10' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+}
+
+on_families v2 -- on_both_transports suite "$CARD_A" "$CARD_B"
+on_families v1.0 -- on_both_transports v10_suite "$CARD_V10"
 finish

@@ -189,7 +189,8 @@ fn write_api_seeds(dir: &Path) {
     let find_all = [17, 0, 0, 0, 19, 0, 11];
     for (mech_index, mech_name) in [(8u8, "ecdsa"), (3, "sha256-rsa"), (6, "sha256-pss")] {
         for key in 0..8u8 {
-            for slot in 0..2u8 {
+            // Slot 2 is the AKIS v1.0 card (fuzz_targets/pkcs11_api.rs).
+            for slot in 0..3u8 {
                 let mut seed = Vec::new();
                 seed.extend_from_slice(&slots);
                 seed.extend_from_slice(&open(slot));
@@ -223,4 +224,8 @@ fn write_api_seeds(dir: &Path) {
         15, 0, 1, 1, 12, 0, 2, 3, 16, 0, 1, 22, 0, 0, 3, 0, 1, 2, 1, 44, 0, 1, 3,
     ]);
     write(dir, "pin-management", &pin_seed);
+    // The same on the AKIS v1.0 card (slot 2): CHANGE with length bytes, RESET RETRY
+    // COUNTER, no counter query.
+    pin_seed[slots.len() + 1] = 2;
+    write(dir, "pin-management-v10", &pin_seed);
 }

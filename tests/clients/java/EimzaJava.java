@@ -11,6 +11,11 @@
 //                         refused) and written to DIR (data.bin, cert.pem, NAME.sig) for
 //                         openssl. Also MessageDigest SHA-256/384 from the token (the
 //                         module's C_Digest*) equal to the JDK's own.
+//   nopss CONFIG PIN      A token without PSS (AKIS v1.0: PKCS#1 v1.5 only): SunPKCS11
+//                         offers no "RSASSA-PSS" and no "SHA256withRSASSA-PSS" for it
+//                         (NoSuchAlgorithmException: JSSE cannot use the card for TLS 1.3),
+//                         while SHA256withRSA is the token's and signs; the token's
+//                         MessageDigest SHA-256/384 equal the JDK's.
 //   raw MODULE PIN        The PKCS#11 wrapper directly, the way Turkish signing software
 //                         (ESYA/MA3 API) drives the module: C_Initialize(NULL), one session,
 //                         C_Login, find each private key and its certificate by CKA_ID,
@@ -50,7 +55,7 @@ public class EimzaJava {
 
     public static void main(String[] args) throws Exception {
         if (args.length != 3 && !(args.length == 4 && args[0].equals("pss"))) {
-            System.err.println("usage: EimzaJava provider CONFIG PIN | pss CONFIG PIN DIR | raw MODULE PIN");
+            System.err.println("usage: EimzaJava provider CONFIG PIN | pss CONFIG PIN DIR | nopss CONFIG PIN | raw MODULE PIN");
             System.exit(2);
         }
         try {
@@ -58,6 +63,8 @@ public class EimzaJava {
                 provider(args[1], args[2].toCharArray());
             } else if (args[0].equals("pss")) {
                 pss(args[1], args[2].toCharArray(), Path.of(args[3]));
+            } else if (args[0].equals("nopss")) {
+                noPss(args[1], args[2].toCharArray());
             } else if (args[0].equals("raw")) {
                 raw(args[1], args[2].toCharArray());
             } else {
@@ -103,23 +110,7 @@ public class EimzaJava {
 
     static void pss(String config, char[] pin, Path dir) throws Exception {
         Provider p = Security.getProvider("SunPKCS11").configure(config);
-        // The module's digests through the JCA, against the JDK's own (single- and multi-part).
-        for (String alg : new String[] { "SHA-256", "SHA-384" }) {
-            MessageDigest token = MessageDigest.getInstance(alg, p);
-            if (token.getProvider() != p) throw new IllegalStateException(alg + " not from the token");
-            byte[] big = new byte[100_000];
-            for (int i = 0; i < big.length; i++) big[i] = (byte) (i * 31);
-            token.update(big, 0, 1);
-            token.update(big, 1, big.length - 1);
-            byte[] multi = token.digest();
-            byte[] single = token.digest(DATA);
-            if (!Arrays.equals(multi, MessageDigest.getInstance(alg, "SUN").digest(big))
-                    || !Arrays.equals(single, MessageDigest.getInstance(alg, "SUN").digest(DATA))) {
-                throw new IllegalStateException(alg + " from the token differs from SUN's");
-            }
-            verified++;
-            System.out.println("OK MessageDigest " + alg + " from the token");
-        }
+        tokenDigests(p);
         KeyStore ks = KeyStore.getInstance("PKCS11", p);
         ks.load(null, pin);
         Files.write(dir.resolve("data.bin"), DATA);
@@ -138,6 +129,52 @@ public class EimzaJava {
             rsaKeys++;
         }
         if (rsaKeys != 1) throw new IllegalStateException(rsaKeys + " RSA keys, expected 1");
+    }
+
+    static void noPss(String config, char[] pin) throws Exception {
+        Provider p = Security.getProvider("SunPKCS11").configure(config);
+        tokenDigests(p);
+        for (String alg : new String[] { "RSASSA-PSS", "SHA256withRSASSA-PSS" }) {
+            try {
+                Signature.getInstance(alg, p);
+                throw new IllegalStateException(alg + " offered by the token's provider");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                System.out.println("not offered: " + e.getMessage());
+            }
+        }
+        KeyStore ks = KeyStore.getInstance("PKCS11", p);
+        ks.load(null, pin);
+        int rsaKeys = 0;
+        for (String alias : Collections.list(ks.aliases())) {
+            if (!ks.isKeyEntry(alias)) continue;
+            PrivateKey key = (PrivateKey) ks.getKey(alias, null);
+            if (!key.getAlgorithm().equals("RSA")) throw new IllegalStateException("a " + key.getAlgorithm() + " key");
+            signAndVerify(p, key, (X509Certificate) ks.getCertificate(alias), "SHA256withRSA");
+            rsaKeys++;
+        }
+        if (rsaKeys != 1) throw new IllegalStateException(rsaKeys + " RSA keys, expected 1");
+        verified++;
+        System.out.println("OK RSASSA-PSS and SHA256withRSASSA-PSS not offered for the token");
+    }
+
+    // The module's digests through the JCA, against the JDK's own (single- and multi-part).
+    static void tokenDigests(Provider p) throws Exception {
+        for (String alg : new String[] { "SHA-256", "SHA-384" }) {
+            MessageDigest token = MessageDigest.getInstance(alg, p);
+            if (token.getProvider() != p) throw new IllegalStateException(alg + " not from the token");
+            byte[] big = new byte[100_000];
+            for (int i = 0; i < big.length; i++) big[i] = (byte) (i * 31);
+            token.update(big, 0, 1);
+            token.update(big, 1, big.length - 1);
+            byte[] multi = token.digest();
+            byte[] single = token.digest(DATA);
+            if (!Arrays.equals(multi, MessageDigest.getInstance(alg, "SUN").digest(big))
+                    || !Arrays.equals(single, MessageDigest.getInstance(alg, "SUN").digest(DATA))) {
+                throw new IllegalStateException(alg + " from the token differs from SUN's");
+            }
+            verified++;
+            System.out.println("OK MessageDigest " + alg + " from the token");
+        }
     }
 
     static PSSParameterSpec pssSpec(String hash, int salt) {
