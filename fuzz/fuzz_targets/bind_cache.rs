@@ -32,6 +32,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(entry) = decode(&file) {
         let again = encode(&entry);
-        assert_eq!(decode(&again), Some(entry), "own encoding does not decode back");
+        assert_eq!(
+            decode(&again),
+            Some(entry),
+            "own encoding does not decode back"
+        );
     }
 });

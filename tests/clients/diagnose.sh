@@ -12,6 +12,7 @@ EIMZA_BIN=${EIMZA_BIN:-$ROOT/target/release/eimza}
 # A card in vpcd reader 0, without a connection to it: opensc-tool -l only asks pcscd
 # about presence (opensc-tool -a would let OpenSC's drivers probe the card).
 reader0_has_card() { opensc-tool -l 2>/dev/null | grep -q '^0 *Yes'; }
+reader0_is_empty() { opensc-tool -l 2>/dev/null | grep -q '^0 *No'; }
 
 # The "Commands and answers" section of a report.
 commands_of() { sed -n '/^## Commands and answers/,/^## /p' "$1" | grep -E '^ *[0-9]+  '; }
@@ -43,7 +44,9 @@ for family in v1.0 v1 v2; do
   check "eimza diagnose --counters through PC/SC exits 0" \
     "$EIMZA_BIN" diagnose --counters --reader "Virtual PCD 00 00" --out "$REPORT"
   kill "$SERVE"; wait "$SERVE" 2>/dev/null
-  wait_for 10 bash -c "! reader0_has_card" || true
+  # The next family's card goes into the same reader: this one must be seen gone
+  # first, or the next presence check (and diagnose) could still meet this card.
+  check "the $family card left reader 0" wait_for 10 reader0_is_empty
   name=$(case $family in v1.0) echo "AKIS v1.0";; v1) echo "AKIS v1.x";; v2) echo "AKIS v2.x";; esac)
   check "the report names the family ($name)" grep -q "^family: $name" "$REPORT"
   check "the card received only read commands" only_reads "$LOG" "$family"
