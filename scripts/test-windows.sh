@@ -40,7 +40,7 @@ now() { date +%s.%N; }
 step_start=$(now)
 step() { # step NAME: prints the time since the previous step
   local t; t=$(now)
-  printf 'windows: %-34s %6.1f s\n' "$1" "$(echo "$t - $step_start" | bc)"
+  printf 'windows: %-34s %6.1f s\n' "$1" "$(awk "BEGIN { print $t - $step_start }")"
   step_start=$t
 }
 failed=()
