@@ -186,17 +186,11 @@ fn sign_on_card(session: &Session, state: SignState, input: &[u8]) -> Result<Out
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::tests::rsa_key;
 
     #[test]
     fn short_rsa_signatures_are_left_padded() {
-        let key = SigningKey {
-            key_ref: 1,
-            kind: KeyKind::Rsa,
-            bits: 2048,
-            signature_len: 256,
-            always_authenticate: false,
-            curve: None,
-        };
+        let key = rsa_key();
         let sig = normalise_signature(&key, vec![5; 255]).unwrap();
         assert_eq!(sig.len(), 256);
         assert_eq!(sig[0], 0);
