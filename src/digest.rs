@@ -5,7 +5,7 @@
 
 use crate::card::HashAlg;
 use crate::mechanism::{hash_len, Hasher};
-use crate::operation::Operation;
+use crate::operation::{Operation, Output};
 use crate::session::Session;
 use crate::token::Login;
 use cryptoki_sys::*;
@@ -45,24 +45,6 @@ pub struct DigestOperation {
     multipart: bool,
 }
 
-/// What a C_Digest/C_DigestFinal call produced (the output-buffer convention).
-#[derive(Debug, PartialEq, Eq)]
-pub enum DigestOutput {
-    /// NULL buffer: the digest length; the operation goes on.
-    Length(usize),
-    /// Buffer too small: the needed length; the operation goes on.
-    TooSmall(usize),
-    Digest(Vec<u8>),
-}
-
-fn length_answer(len: usize, capacity: Option<usize>) -> Option<DigestOutput> {
-    match capacity {
-        None => Some(DigestOutput::Length(len)),
-        Some(c) if c < len => Some(DigestOutput::TooSmall(len)),
-        _ => None,
-    }
-}
-
 /// A `C_Digest`, `C_DigestUpdate` or `C_DigestFinal` result, after which a failed call
 /// has ended the digest — whatever failed, the arguments included — unless it was
 /// `CKR_BUFFER_TOO_SMALL` (PKCS#11 §5.12). A verification or signature is left alone.
@@ -93,11 +75,7 @@ pub fn digest_init(
 }
 
 /// C_Digest. `capacity` None: the application passed a NULL buffer.
-pub fn digest(
-    session: &Session,
-    data: &[u8],
-    capacity: Option<usize>,
-) -> Result<DigestOutput, CK_RV> {
+pub fn digest(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<Output, CK_RV> {
     session.operations.with(|slot| {
         let Some(Operation::Digest(op)) = slot.as_ref() else {
             return Err(CKR_OPERATION_NOT_INITIALIZED);
@@ -105,14 +83,14 @@ pub fn digest(
         if op.multipart {
             return Err(CKR_OPERATION_ACTIVE);
         }
-        if let Some(answer) = length_answer(op.len, capacity) {
+        if let Some(answer) = Output::length_answer(op.len, capacity) {
             return Ok(answer);
         }
         let Some(Operation::Digest(mut op)) = slot.take() else {
             return Err(CKR_OPERATION_NOT_INITIALIZED);
         };
         op.hasher.update(data);
-        Ok(DigestOutput::Digest(op.hasher.finish()))
+        Ok(Output::Bytes(op.hasher.finish()))
     })
 }
 
@@ -146,18 +124,18 @@ pub fn digest_key(session: &Session, key: CK_OBJECT_HANDLE) -> Result<(), CK_RV>
     })
 }
 
-pub fn digest_final(session: &Session, capacity: Option<usize>) -> Result<DigestOutput, CK_RV> {
+pub fn digest_final(session: &Session, capacity: Option<usize>) -> Result<Output, CK_RV> {
     session.operations.with(|slot| {
         let Some(Operation::Digest(op)) = slot.as_ref() else {
             return Err(CKR_OPERATION_NOT_INITIALIZED);
         };
-        if let Some(answer) = length_answer(op.len, capacity) {
+        if let Some(answer) = Output::length_answer(op.len, capacity) {
             return Ok(answer);
         }
         let Some(Operation::Digest(op)) = slot.take() else {
             return Err(CKR_OPERATION_NOT_INITIALIZED);
         };
-        Ok(DigestOutput::Digest(op.hasher.finish()))
+        Ok(Output::Bytes(op.hasher.finish()))
     })
 }
 
@@ -180,15 +158,5 @@ mod tests {
             (CKF_DIGEST, 0, 0)
         );
         assert!(digest_mechanism_info(CKM_ECDSA).is_none());
-    }
-
-    #[test]
-    fn length_answers_keep_the_operation() {
-        assert_eq!(length_answer(32, None), Some(DigestOutput::Length(32)));
-        assert_eq!(
-            length_answer(32, Some(31)),
-            Some(DigestOutput::TooSmall(32))
-        );
-        assert_eq!(length_answer(32, Some(32)), None);
     }
 }

@@ -381,10 +381,11 @@ pub fn all_hashes() -> [HashAlg; 5] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rsa_key() -> SigningKey {
+    /// An RSA-2048 signing key (the unit tests' usual key).
+    pub(crate) fn rsa_key() -> SigningKey {
         SigningKey {
             key_ref: 1,
             kind: KeyKind::Rsa,

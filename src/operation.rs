@@ -11,6 +11,30 @@ use crate::verify::VerifyOperation;
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 
+/// What a call that returns bytes by PKCS#11's output-buffer convention (§5.2) produced:
+/// `C_Sign`, `C_SignFinal`, `C_Digest`, `C_DigestFinal`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Output buffer was NULL: the output's length; the operation goes on.
+    Length(usize),
+    /// Output buffer too small: the needed length; the operation goes on.
+    TooSmall(usize),
+    /// The output: the operation is over.
+    Bytes(Vec<u8>),
+}
+
+impl Output {
+    /// The answer for an output of `len` bytes and a buffer of `capacity` (None: NULL)
+    /// when it is only a length, or None when the buffer takes the output.
+    pub fn length_answer(len: usize, capacity: Option<usize>) -> Option<Output> {
+        match capacity {
+            None => Some(Output::Length(len)),
+            Some(c) if c < len => Some(Output::TooSmall(len)),
+            _ => None,
+        }
+    }
+}
+
 /// One module-computed operation.
 pub enum Operation {
     Digest(DigestOperation),
@@ -59,5 +83,20 @@ impl Operations {
         if ends {
             *active = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_answers_keep_the_operation() {
+        assert_eq!(Output::length_answer(32, None), Some(Output::Length(32)));
+        assert_eq!(
+            Output::length_answer(32, Some(31)),
+            Some(Output::TooSmall(32))
+        );
+        assert_eq!(Output::length_answer(32, Some(32)), None);
     }
 }

@@ -7,20 +7,11 @@ use crate::card::{CardError, SignAlgorithm};
 use crate::error::card_rv;
 use crate::mechanism::{card_input, sign_kind, Hasher, PssParams};
 use crate::object::{KeyKind, SigningKey};
+use crate::operation::Output;
 use crate::pin::{card_cleared_pin_status, status_after};
 use crate::session::{Session, SignState};
 use crate::token::Login;
 use cryptoki_sys::*;
-
-/// What a C_Sign/C_SignFinal call produced.
-#[derive(Debug, PartialEq, Eq)]
-pub enum SignOutput {
-    /// Output buffer was NULL: the signature length; the operation goes on.
-    Length(usize),
-    /// Output buffer too small: the needed length; the operation goes on.
-    TooSmall(usize),
-    Signature(Vec<u8>),
-}
 
 /// Signature as the application expects it: RSA exactly k bytes (a card may drop
 /// leading zero bytes), ECDSA exactly 2 × field size.
@@ -88,21 +79,18 @@ pub fn sign_init(
 }
 
 /// C_Sign. `capacity` None: the application passed a NULL buffer.
-pub fn sign(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<SignOutput, CK_RV> {
+pub fn sign(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<Output, CK_RV> {
     end_on_failure(session, sign_once(session, data, capacity))
 }
 
-fn sign_once(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<SignOutput, CK_RV> {
+fn sign_once(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<Output, CK_RV> {
     let mut guard = session.sign.lock();
     let state = guard.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
     if state.multipart {
         return Err(CKR_OPERATION_ACTIVE);
     }
-    let len = state.key.signature_len;
-    match capacity {
-        None => return Ok(SignOutput::Length(len)),
-        Some(c) if c < len => return Ok(SignOutput::TooSmall(len)),
-        _ => {}
+    if let Some(answer) = Output::length_answer(state.key.signature_len, capacity) {
+        return Ok(answer);
     }
     // From here the call ends the operation, whatever happens.
     let Some(state) = guard.take() else {
@@ -137,21 +125,18 @@ fn update(session: &Session, data: &[u8]) -> Result<(), CK_RV> {
     }
 }
 
-pub fn sign_final(session: &Session, capacity: Option<usize>) -> Result<SignOutput, CK_RV> {
+pub fn sign_final(session: &Session, capacity: Option<usize>) -> Result<Output, CK_RV> {
     end_on_failure(session, finish(session, capacity))
 }
 
-fn finish(session: &Session, capacity: Option<usize>) -> Result<SignOutput, CK_RV> {
+fn finish(session: &Session, capacity: Option<usize>) -> Result<Output, CK_RV> {
     let mut guard = session.sign.lock();
     let state = guard.as_mut().ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
     if state.hasher.is_none() {
         return Err(CKR_FUNCTION_NOT_SUPPORTED);
     }
-    let len = state.key.signature_len;
-    match capacity {
-        None => return Ok(SignOutput::Length(len)),
-        Some(c) if c < len => return Ok(SignOutput::TooSmall(len)),
-        _ => {}
+    if let Some(answer) = Output::length_answer(state.key.signature_len, capacity) {
+        return Ok(answer);
     }
     let Some(mut state) = guard.take() else {
         return Err(CKR_OPERATION_NOT_INITIALIZED);
@@ -162,7 +147,7 @@ fn finish(session: &Session, capacity: Option<usize>) -> Result<SignOutput, CK_R
     sign_on_card(session, state, &input)
 }
 
-fn sign_on_card(session: &Session, state: SignState, input: &[u8]) -> Result<SignOutput, CK_RV> {
+fn sign_on_card(session: &Session, state: SignState, input: &[u8]) -> Result<Output, CK_RV> {
     let token = &session.token;
     if token.login() != Login::User {
         return Err(CKR_USER_NOT_LOGGED_IN);
@@ -195,23 +180,17 @@ fn sign_on_card(session: &Session, state: SignState, input: &[u8]) -> Result<Sig
         }
     }
     let signature = result.map_err(|e| card_rv(&e))?;
-    normalise_signature(&state.key, signature).map(SignOutput::Signature)
+    normalise_signature(&state.key, signature).map(Output::Bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mechanism::tests::rsa_key;
 
     #[test]
     fn short_rsa_signatures_are_left_padded() {
-        let key = SigningKey {
-            key_ref: 1,
-            kind: KeyKind::Rsa,
-            bits: 2048,
-            signature_len: 256,
-            always_authenticate: false,
-            curve: None,
-        };
+        let key = rsa_key();
         let sig = normalise_signature(&key, vec![5; 255]).unwrap();
         assert_eq!(sig.len(), 256);
         assert_eq!(sig[0], 0);

@@ -85,31 +85,25 @@ pub const FAMILIES: [FamilyProfile; 3] = [
         ecdsa: false,
         rsa_bits: Some(2048),
     },
-    FamilyProfile {
-        family: Family::AkisV1x,
-        select: SelectForm::Iso,
-        change: ChangeForm::Iso,
-        mse: MseForm::Crt,
-        counter_query: true,
-        max_short_ne: SHORT_MAX_NE,
-        max_command_data: None,
-        pss: true,
-        ecdsa: true,
-        rsa_bits: None,
-    },
-    FamilyProfile {
-        family: Family::AkisV2x,
-        select: SelectForm::Iso,
-        change: ChangeForm::Iso,
-        mse: MseForm::Crt,
-        counter_query: true,
-        max_short_ne: SHORT_MAX_NE,
-        max_command_data: None,
-        pss: true,
-        ecdsa: true,
-        rsa_bits: None,
-    },
+    iso_profile(Family::AkisV1x),
+    iso_profile(Family::AkisV2x),
 ];
+
+/// The row of a family that follows the ISO profile (v1.x and v2.x: the same row).
+const fn iso_profile(family: Family) -> FamilyProfile {
+    FamilyProfile {
+        family,
+        select: SelectForm::Iso,
+        change: ChangeForm::Iso,
+        mse: MseForm::Crt,
+        counter_query: true,
+        max_short_ne: SHORT_MAX_NE,
+        max_command_data: None,
+        pss: true,
+        ecdsa: true,
+        rsa_bits: None,
+    }
+}
 
 /// The profile of a family.
 pub fn family_profile(family: Family) -> &'static FamilyProfile {

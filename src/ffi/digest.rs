@@ -2,7 +2,7 @@
 
 use super::sign::{describe_mechanism, read_mechanism};
 use super::*;
-use crate::digest::{end_on_failure, DigestOutput};
+use crate::digest::end_on_failure;
 
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestInit(
@@ -23,31 +23,6 @@ pub unsafe extern "C" fn C_DigestInit(
             crate::digest::digest_init(&session, mechanism, has_params)
         },
     )
-}
-
-/// Deliver a digest by the out-buffer convention.
-///
-/// # Safety
-/// As [`write_array`] for `pDigest` and `pulDigestLen`.
-unsafe fn deliver(
-    output: DigestOutput,
-    pDigest: *mut CK_BYTE,
-    pulDigestLen: *mut CK_ULONG,
-) -> Result<(), CK_RV> {
-    // SAFETY: pulDigestLen is NULL or a CK_ULONG (this function's contract).
-    let len = unsafe { out_ref(pulDigestLen) }?;
-    match output {
-        DigestOutput::Length(n) => {
-            *len = n as CK_ULONG;
-            Ok(())
-        }
-        DigestOutput::TooSmall(n) => {
-            *len = n as CK_ULONG;
-            Err(CKR_BUFFER_TOO_SMALL)
-        }
-        // SAFETY: as this function's contract says.
-        DigestOutput::Digest(digest) => unsafe { write_array(pDigest, pulDigestLen, &digest) },
-    }
 }
 
 #[no_mangle]

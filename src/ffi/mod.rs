@@ -218,6 +218,33 @@ unsafe fn out_capacity(out: *mut u8, out_len: *mut CK_ULONG) -> Result<Option<us
     }
 }
 
+/// Deliver an [`Output`](crate::operation::Output) (a signature or digest) by the
+/// output-buffer convention.
+///
+/// # Safety
+/// As [`write_array`] for `out` and `out_len`.
+unsafe fn deliver(
+    output: crate::operation::Output,
+    out: *mut u8,
+    out_len: *mut CK_ULONG,
+) -> Result<(), CK_RV> {
+    use crate::operation::Output;
+    // SAFETY: out_len is NULL or a CK_ULONG (this function's contract).
+    let len = unsafe { out_ref(out_len) }?;
+    match output {
+        Output::Length(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
+        Output::TooSmall(n) => {
+            *len = n as CK_ULONG;
+            Err(CKR_BUFFER_TOO_SMALL)
+        }
+        // SAFETY: as this function's contract says.
+        Output::Bytes(bytes) => unsafe { write_array(out, out_len, &bytes) },
+    }
+}
+
 /// Readable names of the return values in the log.
 pub fn rv_name(rv: CK_RV) -> String {
     let name = match rv {

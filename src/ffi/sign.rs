@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::mechanism::PssParams;
-use crate::sign::{end_on_failure, SignOutput};
+use crate::sign::end_on_failure;
 
 /// Read a CK_MECHANISM: (type, has parameters, PSS parameters if the block has their size).
 ///
@@ -75,31 +75,6 @@ pub unsafe extern "C" fn C_SignInit(
             crate::sign::sign_init(&session, mechanism, has_params, pss, hKey)
         },
     )
-}
-
-/// Deliver a signature result by the out-buffer convention.
-///
-/// # Safety
-/// As [`write_array`] for `pSignature` and `pulSignatureLen`.
-unsafe fn deliver(
-    output: SignOutput,
-    pSignature: *mut CK_BYTE,
-    pulSignatureLen: *mut CK_ULONG,
-) -> Result<(), CK_RV> {
-    // SAFETY: pulSignatureLen is NULL or a CK_ULONG (this function's contract).
-    let len = unsafe { out_ref(pulSignatureLen) }?;
-    match output {
-        SignOutput::Length(n) => {
-            *len = n as CK_ULONG;
-            Ok(())
-        }
-        SignOutput::TooSmall(n) => {
-            *len = n as CK_ULONG;
-            Err(CKR_BUFFER_TOO_SMALL)
-        }
-        // SAFETY: as this function's contract says.
-        SignOutput::Signature(sig) => unsafe { write_array(pSignature, pulSignatureLen, &sig) },
-    }
 }
 
 #[no_mangle]

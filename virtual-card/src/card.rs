@@ -282,13 +282,7 @@ impl Card {
             }
             _ => return status(sw::WRONG_P1P2),
         };
-        if self.is_df(&target) {
-            self.session.current_df = target.clone();
-            self.session.current_file = CurrentFile::Df;
-        } else if let Some(index) = self.find(&target) {
-            self.session.current_df = target[..target.len() - 1].to_vec();
-            self.session.current_file = CurrentFile::Ef(index);
-        } else {
+        if !self.make_current(&target) {
             return status(sw::FILE_NOT_FOUND);
         }
         match c.p2 {
@@ -296,6 +290,21 @@ impl Card {
             0x04 => (self.fcp(&target), sw::OK),
             _ => (self.fci(&target), sw::OK),
         }
+    }
+
+    /// Make the DF or EF at `target` the current file (an EF's DF the current DF);
+    /// false when there is no such file. The end of every SELECT form.
+    fn make_current(&mut self, target: &[u16]) -> bool {
+        if self.is_df(target) {
+            self.session.current_df = target.to_vec();
+            self.session.current_file = CurrentFile::Df;
+        } else if let Some(index) = self.find(target) {
+            self.session.current_df = target[..target.len() - 1].to_vec();
+            self.session.current_file = CurrentFile::Ef(index);
+        } else {
+            return false;
+        }
+        true
     }
 
     /// [AKIS] v1.0 SELECT (OpenSC's card-akis.c): P1 `00` the MF (empty data or
@@ -355,13 +364,7 @@ impl Card {
             }
             _ => return status(sw::WRONG_P1P2),
         };
-        if self.is_df(&target) {
-            self.session.current_df = target.clone();
-            self.session.current_file = CurrentFile::Df;
-        } else if let Some(index) = self.find(&target) {
-            self.session.current_df = target[..target.len() - 1].to_vec();
-            self.session.current_file = CurrentFile::Ef(index);
-        } else {
+        if !self.make_current(&target) {
             return status(sw::FILE_NOT_FOUND);
         }
         (self.fci_v10(&target), sw::OK)
