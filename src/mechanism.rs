@@ -250,18 +250,19 @@ pub fn digest_info(h: HashAlg, hash: &[u8]) -> Vec<u8> {
 const ECDSA_MAX_INPUT: usize = 64;
 
 /// The PSO input for a complete message (single-part) or a finished hash
-/// (`hashed` = Some for hashing mechanisms), on a token of this card family. Checks
-/// lengths before any card I/O: the mechanism's limits, and the family's largest
-/// command data (AKIS v1.0: 244 bytes, below k − 11 for raw PKCS#1 input).
+/// (`hashed` = Some for hashing mechanisms), for a card that takes at most
+/// `max_command_data` bytes in one command. Checks lengths before any card I/O: the
+/// mechanism's limits, and the card's (AKIS v1.0: 244 bytes, below k − 11 for raw
+/// PKCS#1 input; 255 without extended length, below k − 11 for RSA-3072).
 pub fn card_input(
     kind: SignKind,
     key: &SigningKey,
     data: &[u8],
     hashed: Option<Vec<u8>>,
-    family: &FamilyProfile,
+    max_command_data: usize,
 ) -> Result<Vec<u8>, CK_RV> {
     let input = mechanism_input(kind, key, data, hashed)?;
-    if !family.takes_command_data(input.len()) {
+    if input.len() > max_command_data {
         return Err(CKR_DATA_LEN_RANGE);
     }
     Ok(input)
@@ -470,9 +471,10 @@ pub(crate) mod tests {
 
     #[test]
     fn input_lengths_are_checked_before_the_card() {
-        use crate::card::atr::Family;
-        use crate::card::profile::family_profile;
-        let v2 = family_profile(Family::AkisV2x);
+        // The largest command data of a card with extended length (the software
+        // card's v2.x ATR), of one without, and of AKIS v1.0 (Profile::max_command_data).
+        let v2 = crate::apdu::EXTENDED_MAX_NC;
+        let short = crate::apdu::SHORT_MAX_NC;
         let key = rsa_key();
         assert_eq!(
             card_input(SignKind::RsaPkcsRaw, &key, &[1; 245], None, v2),
@@ -511,7 +513,7 @@ pub(crate) mod tests {
         );
         // AKIS v1.0 takes at most 244 bytes of command data: raw PKCS#1 input up to
         // that, not k − 11 (pkcs11-spec.md §1.4.1).
-        let v10 = family_profile(Family::AkisV10);
+        let v10 = 244;
         assert_eq!(
             card_input(SignKind::RsaPkcsRaw, &key, &[1; 244], None, v10),
             Ok(vec![1; 244])
@@ -528,6 +530,25 @@ pub(crate) mod tests {
             v10,
         );
         assert_eq!(info.map(|i| i.len()), Ok(19 + 64));
+        // Without extended length a command carries 255 bytes: RSA-3072 raw PKCS#1
+        // input (k − 11 = 373) stops there.
+        let rsa3072 = SigningKey {
+            bits: 3072,
+            signature_len: 384,
+            ..rsa_key()
+        };
+        assert_eq!(
+            card_input(SignKind::RsaPkcsRaw, &rsa3072, &[1; 255], None, short),
+            Ok(vec![1; 255])
+        );
+        assert_eq!(
+            card_input(SignKind::RsaPkcsRaw, &rsa3072, &[1; 256], None, short),
+            Err(CKR_DATA_LEN_RANGE)
+        );
+        assert_eq!(
+            card_input(SignKind::RsaPkcsRaw, &rsa3072, &[1; 373], None, v2),
+            Ok(vec![1; 373])
+        );
     }
 
     #[test]

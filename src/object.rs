@@ -437,6 +437,7 @@ pub(crate) mod tests {
         let nes = fixture("kamusm-nes-v6.der");
         TokenData {
             family: crate::card::profile::family_profile(crate::card::atr::Family::AkisV2x),
+            max_command_data: crate::apdu::EXTENDED_MAX_NC,
             label: "AKIS_0102".into(),
             serial: "0102".into(),
             manufacturer: "TUBITAK BILGEM".into(),

@@ -102,7 +102,7 @@ fn sign_once(session: &Session, data: &[u8], capacity: Option<usize>) -> Result<
         &state.key,
         data,
         None,
-        session.token.data.family,
+        session.token.data.max_command_data,
     )?;
     sign_on_card(session, state, &input)
 }
@@ -143,7 +143,13 @@ fn finish(session: &Session, capacity: Option<usize>) -> Result<Output, CK_RV> {
     };
     drop(guard);
     let hash = state.hasher.take().map(Hasher::finish);
-    let input = card_input(state.kind, &state.key, &[], hash, session.token.data.family)?;
+    let input = card_input(
+        state.kind,
+        &state.key,
+        &[],
+        hash,
+        session.token.data.max_command_data,
+    )?;
     sign_on_card(session, state, &input)
 }
 

@@ -3,7 +3,6 @@
 //! signing mechanism verifies with the same input rules as signing
 //! ([`crate::mechanism::card_input`]), so what C_Sign accepts C_Verify accepts too.
 
-use crate::card::profile::FamilyProfile;
 use crate::card::{Curve, HashAlg};
 use crate::digest::hash_of;
 use crate::mechanism::{card_input, hash_len, sign_kind, Hasher, PssParams, SignKind};
@@ -208,8 +207,8 @@ fn check(
 pub struct VerifyOperation {
     kind: SignKind,
     key: VerifyKey,
-    /// The token's card family: its input limits are the signing ones (§2.12).
-    family: &'static FamilyProfile,
+    /// The token's largest command data: its input limits are the signing ones (§2.12).
+    max_command_data: usize,
     salt: Option<usize>,
     hasher: Option<Hasher>,
     /// C_VerifyUpdate was called: only C_VerifyUpdate/C_VerifyFinal may follow.
@@ -221,7 +220,7 @@ impl VerifyOperation {
         kind: SignKind,
         key: VerifyKey,
         salt: Option<usize>,
-        family: &'static FamilyProfile,
+        max_command_data: usize,
     ) -> Result<Self, CK_RV> {
         if kind.key_kind() != key.kind() {
             return Err(CKR_KEY_TYPE_INCONSISTENT);
@@ -235,7 +234,7 @@ impl VerifyOperation {
             kind,
             hasher: kind.module_hash().map(Hasher::new),
             key,
-            family,
+            max_command_data,
             salt,
             multipart: false,
         })
@@ -253,7 +252,7 @@ impl VerifyOperation {
             &self.key.input_facts(),
             data,
             hashed,
-            self.family,
+            self.max_command_data,
         )?;
         check(self.kind, &self.key, self.salt, &input, signature)
     }
@@ -300,7 +299,7 @@ pub fn verify_init(
             kind,
             key,
             salt,
-            token.data.family,
+            token.data.max_command_data,
         )?))
     })
 }

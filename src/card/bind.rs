@@ -67,8 +67,8 @@ pub(super) fn bind(
             upper_hex(&info.serial_number)
         );
     }
-    let family = tx.profile.family_profile();
-    Ok(token_data(&info, user_pin, puk, keys, certificates, family))
+    let limits = (tx.profile.family_profile(), tx.profile.max_command_data());
+    Ok(token_data(&info, user_pin, puk, keys, certificates, limits))
 }
 
 /// Phase 1: make the PKCS#15 DF current, by its AID or through EF.DIR.
@@ -397,7 +397,7 @@ fn token_data(
     puk: Option<PinInfo>,
     keys: Vec<KeyEntry>,
     certificates: Vec<CertificateEntry>,
-    family: &'static FamilyProfile,
+    (family, max_command_data): (&'static FamilyProfile, usize),
 ) -> TokenData {
     let serial = upper_hex(&info.serial_number);
     TokenData {
@@ -416,6 +416,7 @@ fn token_data(
         certificates,
         last_update: info.last_update.clone(),
         family,
+        max_command_data,
     }
 }
 

@@ -380,9 +380,9 @@ impl Card {
             if tx.reset_seen {
                 return Err(CardError::ResetLostLogin);
             }
-            // An input longer than the family's cards take in one command (AKIS v1.0:
-            // 244 bytes, less than PKCS#1 allows a 2048-bit key) is refused unsent.
-            if !tx.profile.family_profile().takes_command_data(input.len()) {
+            // An input longer than the card takes in one command (AKIS v1.0: 244
+            // bytes; 255 without extended length) is refused unsent.
+            if input.len() > tx.profile.max_command_data() {
                 return Err(CardError::DataInvalid);
             }
             // An algorithm the card family does not have is refused before any APDU

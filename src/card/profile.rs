@@ -6,7 +6,7 @@
 
 use super::atr::{self, Capabilities, Family};
 use super::{HashAlg, SignAlgorithm, PKCS15_AID};
-use crate::apdu::{Command, SHORT_MAX_NE};
+use crate::apdu::{Command, EXTENDED_MAX_NC, SHORT_MAX_NC, SHORT_MAX_NE};
 use zeroize::Zeroizing;
 
 /// Largest Ne per APDU with extended length. Not 65536: some readers mishandle
@@ -127,13 +127,6 @@ impl FamilyProfile {
         }
     }
 
-    /// Whether the family's cards take this much command data in one APDU (a signature
-    /// input longer than that cannot be sent: nothing is, and the PKCS#11 layer
-    /// answers `CKR_DATA_LEN_RANGE`).
-    pub fn takes_command_data(&self, len: usize) -> bool {
-        self.max_command_data.is_none_or(|max| len <= max)
-    }
-
     /// Whether a key of this kind and size can be used with the family's commands.
     pub fn holds_key(&self, rsa: bool, bits: usize) -> bool {
         if rsa {
@@ -188,6 +181,22 @@ impl Profile {
         } else {
             self.family_profile().max_short_ne
         }
+    }
+
+    /// Largest command data one APDU carries to this card: the family's limit, and 255
+    /// without extended length (§3.1). A signature input longer than that cannot be
+    /// sent (no chaining, §1.1): nothing is, and the PKCS#11 layer answers
+    /// `CKR_DATA_LEN_RANGE`. RSA-3072 raw PKCS#1 input (up to 373 bytes) meets it on
+    /// cards without extended length, as v1.x and the public v2.x ATRs are.
+    pub fn max_command_data(&self) -> usize {
+        let apdu = if self.capabilities.extended_length {
+            EXTENDED_MAX_NC
+        } else {
+            SHORT_MAX_NC
+        };
+        self.family_profile()
+            .max_command_data
+            .map_or(apdu, |family| family.min(apdu))
     }
 
     /// Largest GET CHALLENGE: some cards refuse very large challenges; 256 per APDU is

@@ -436,6 +436,57 @@ fn sign_short_apdus_with_get_response() {
 }
 
 #[test]
+fn largest_command_data_follows_family_and_apdu_form() {
+    use super::profile::Profile;
+    let v10 = [
+        0x3B, 0xBA, 0x11, 0x00, 0x81, 0x31, 0xFE, 0x4D, 0x55, 0x45, 0x4B, 0x41, 0x45, 0x20, 0x56,
+        0x31, 0x2E, 0x30, 0xAE,
+    ];
+    // pcsc-tools: "AKiS v1.3 on infineon chip" and "Turkish eID (TCKK)": no extended length.
+    let public_v1x = hex("3B 9F 96 81 31 FE 45 80 67 55 45 4B 41 45 12 93 31 80 73 B3 A1 80 6B");
+    let public_v2x = hex("3B 9F 97 81 31 FE 45 80 65 54 43 D3 22 82 31 C0 73 F6 21 80 81 05 D3");
+    assert_eq!(Profile::from_atr(&EXTENDED_ATR).max_command_data(), 65535);
+    assert_eq!(Profile::from_atr(&SHORT_ATR).max_command_data(), 255);
+    assert_eq!(Profile::from_atr(&public_v1x).max_command_data(), 255);
+    assert_eq!(Profile::from_atr(&public_v2x).max_command_data(), 255);
+    assert_eq!(Profile::from_atr(&v10).max_command_data(), 244);
+}
+
+#[test]
+fn sign_input_longer_than_a_short_apdu_is_refused_unsent() {
+    // RSA-3072 raw PKCS#1 input may be 373 bytes; a card without extended length
+    // takes 255 in one command (no chaining, §1.1): 256 is refused before the MSE.
+    let s = Script::new(SHORT_ATR.to_vec());
+    assert_eq!(
+        s.card()
+            .sign(0x02, SignAlgorithm::RsaPkcs1, &[0x33; 256], None),
+        Err(CardError::DataInvalid)
+    );
+    assert!(
+        s.log().iter().all(|e| !matches!(e, Event::Apdu(_))),
+        "{:?}",
+        s.log()
+    );
+    // 255 bytes go out as one short PSO.
+    let mut signature = vec![0x5C; 256];
+    signature.extend_from_slice(&[0x61, 0x80]);
+    let mut rest = vec![0x5D; 128];
+    rest.extend_from_slice(&[0x90, 0x00]);
+    s.expect(SELECT_AID, "90 00")
+        .expect("00 22 41 B6 06 80 01 02 84 01 02", "90 00");
+    let mut pso = hex("00 2A 9E 9A FF");
+    pso.extend_from_slice(&[0x33; 255]);
+    pso.push(0x00);
+    s.expect_bytes(pso, signature);
+    s.expect_bytes(hex("00 C0 00 00 80"), rest);
+    let out = s
+        .card()
+        .sign(0x02, SignAlgorithm::RsaPkcs1, &[0x33; 255], None)
+        .expect("sign");
+    assert_eq!(out.len(), 384);
+}
+
+#[test]
 fn sign_after_foreign_reset_sends_nothing() {
     let s = Script::new(EXTENDED_ATR.to_vec());
     s.begin_answers(Ok(true));

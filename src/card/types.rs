@@ -128,6 +128,9 @@ pub struct TokenData {
     /// What the card's family can do (pkcs11-spec.md §1.4.1): the PKCS#11 layer offers
     /// only the mechanisms whose card algorithm it has.
     pub family: &'static super::profile::FamilyProfile,
+    /// Largest signature input the card takes in one command (its family and APDU
+    /// form, [`super::profile::Profile::max_command_data`]).
+    pub max_command_data: usize,
 }
 
 impl HashAlg {

@@ -6,15 +6,18 @@
 # P-384 card and an RSA-3072 + P-256 card (AKIS v2.x), then on an AKIS v1.0 card
 # (RSA-2048 only): its six PKCS#1 v1.5 mechanisms signed and verified, `--hash`, and the
 # PSS mechanisms refused with CKR_MECHANISM_INVALID before any APDU (pkcs11-spec.md
-# §1.4.1, §2.6). Each in process and through pcscd + vpcd.
+# §1.4.1, §2.6), and an AKIS v1.x RSA-3072 card, whose raw input stops at one short
+# APDU. Each in process and through pcscd + vpcd.
 source "$(dirname "$0")/lib.sh"
 
 CARD_A=$WORK/a.card   # serial 0A0A0A0A0A0A0A0A: NES0 rsa2048, NES1 p384
 CARD_B=$WORK/b.card   # serial 0B0B0B0B0B0B0B0B: NES0 rsa3072, NES1 p256
 CARD_V10=$WORK/v10.card # serial 0A0A0A0A0A0A0A10: NES0 rsa2048, AKIS v1.0
+CARD_V1X=$WORK/v1x.card # serial 0A0A0A0A0A0A0A11: NES0 rsa3072, AKIS v1.x (no extended length)
 make_card "$CARD_A" 0A0A0A0A0A0A0A0A rsa2048 p384
 make_card "$CARD_B" 0B0B0B0B0B0B0B0B rsa3072 p256
 make_card --family v1.0 "$CARD_V10" 0A0A0A0A0A0A0A10 rsa2048
+make_card --family v1 "$CARD_V1X" 0A0A0A0A0A0A0A11 rsa3072
 head -c 3000 /dev/urandom > "$WORK/data"
 openssl dgst -sha256 -binary "$WORK/data" > "$WORK/data.sha256"
 # DigestInfo(SHA-256) for raw CKM_RSA_PKCS
@@ -139,6 +142,8 @@ suite() {
   rsa_suite $A 12345678950NES0
   ec_suite $A 12345678950NES1
   rsa_suite $B 12345678950NES0
+  check "$B NES0: RSA-3072 RSA-PKCS with 373 bytes (k - 11, extended length) signs; 374: CKR_DATA_LEN_RANGE, no APDU" \
+    raw_input_limit $B 12345678950NES0 373
   ec_suite $B 12345678950NES1
   hash_suite $A
   check "wrong PIN is refused with CKR_PIN_INCORRECT" bash -c \
@@ -165,22 +170,23 @@ refused_without_apdu() {
     grep -q "C_${what}Init(.*) = CKR_MECHANISM_INVALID apdus=0 bytes=0 tx=0\$" "$WORK/refused.log"
 }
 
-# raw_input_limit TOKEN LABEL: on v1.0 a raw RSA-PKCS input may be 244 bytes (the largest
-# command data of its cards), not k - 11 = 245: 244 bytes sign and openssl verifies;
-# with 245 pkcs11-tool fails and the module's log shows C_Sign CKR_DATA_LEN_RANGE, no APDU.
+# raw_input_limit TOKEN LABEL MAX: a raw RSA-PKCS input may be MAX bytes, the least of
+# k - 11 and the card's largest command data (v1.0: 244; 255 without extended length):
+# MAX bytes sign and openssl verifies; with MAX + 1 pkcs11-tool fails and the module's
+# log shows C_Sign CKR_DATA_LEN_RANGE with no APDU (pkcs11-spec.md §1.4.1, §3.1).
 raw_input_limit() {
-  local t=$1 l=$2 id pub="$WORK/$1-$2.pub.pem"
+  local t=$1 l=$2 max=$3 id pub="$WORK/$1-$2.pub.pem"
   id=$(id_of "$t" "$l") && [ -n "$id" ] || { echo "no certificate labelled $l" >&2; return 1; }
-  head -c 245 /dev/urandom | tr '\0' '\1' > "$WORK/raw245"
-  head -c 244 "$WORK/raw245" > "$WORK/raw244"
-  p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" -i "$WORK/raw244" -o "$WORK/raw244.sig" &&
-    openssl pkeyutl -verifyrecover -pubin -inkey "$pub" -pkeyopt rsa_padding_mode:pkcs1 -in "$WORK/raw244.sig" |
-    cmp - "$WORK/raw244" || { echo "244 bytes did not sign"; return 1; }
+  head -c $((max + 1)) /dev/urandom | tr '\0' '\1' > "$WORK/raw-over"
+  head -c "$max" "$WORK/raw-over" > "$WORK/raw-max"
+  p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" -i "$WORK/raw-max" -o "$WORK/raw-max.sig" &&
+    openssl pkeyutl -verifyrecover -pubin -inkey "$pub" -pkeyopt rsa_padding_mode:pkcs1 -in "$WORK/raw-max.sig" |
+    cmp - "$WORK/raw-max" || { echo "$max bytes did not sign"; return 1; }
   rm -f "$WORK/raw.log"
   EIMZA_PKCS11_LOG=$WORK/raw.log p11 --token-label "$t" --login --pin "$PIN" --sign -m RSA-PKCS --id "$id" \
-    -i "$WORK/raw245" -o "$WORK/raw245.sig" && { echo "245 bytes signed"; return 1; }
+    -i "$WORK/raw-over" -o "$WORK/raw-over.sig" && { echo "$((max + 1)) bytes signed"; return 1; }
   grep 'C_Sign(' "$WORK/raw.log"
-  grep -q "C_Sign(.*ulDataLen=245,.*) = CKR_DATA_LEN_RANGE apdus=0 bytes=0 tx=0\$" "$WORK/raw.log"
+  grep -q "C_Sign(.*ulDataLen=$((max + 1)),.*) = CKR_DATA_LEN_RANGE apdus=0 bytes=0 tx=0\$" "$WORK/raw.log"
 }
 
 # AKIS v1.0: RSA-2048 with PKCS#1 v1.5 is all its cards sign (pkcs11-spec.md §1.4.1).
@@ -215,7 +221,7 @@ SHA512' && echo 'mechanisms as expected'"
     refused_without_apdu $T $l Verify --verify -m SHA256-RSA-PKCS-PSS -i "$WORK/data" \
     --signature-file "$WORK/sig-$T-$l-sha256-pkcs"
   check "$T $l: RSA-PKCS with 244 bytes signs; 245 (k - 11, over the v1.0 command limit): CKR_DATA_LEN_RANGE, no APDU" \
-    raw_input_limit $T $l
+    raw_input_limit $T $l 244
   check "  card: PIN 3 of 3 tries left" bash -c \
     "'$VCARD_BIN' show '$CARD_V10' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
   hash_suite $T
@@ -230,4 +236,14 @@ SHA512' && echo 'mechanisms as expected'"
 
 on_families v2 -- on_both_transports suite "$CARD_A" "$CARD_B"
 on_families v1.0 -- on_both_transports v10_suite "$CARD_V10"
+
+# AKIS v1.x cards have no extended length: one command carries 255 bytes, less than the
+# 373 of raw PKCS#1 input an RSA-3072 key allows.
+v1x_suite() {
+  local T=AKIS_0A0A0A0A0A0A0A11 l=12345678950NES0
+  check "$T $l: public key read" pubkey $T $l
+  check "$T $l: RSA-3072 RSA-PKCS with 255 bytes signs; 256 (over a short APDU): CKR_DATA_LEN_RANGE, no APDU" \
+    raw_input_limit $T $l 255
+}
+on_families v1 -- on_both_transports v1x_suite "$CARD_V1X"
 finish
