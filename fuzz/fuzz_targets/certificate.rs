@@ -94,6 +94,7 @@ fuzz_target!(|data: &[u8]| {
         ],
         last_update: None,
         family: family_profile(Family::AkisV2x),
+        max_command_data: eimza_pkcs11::apdu::EXTENDED_MAX_NC,
     };
     let mut next = 0;
     let objects = build_objects(&token, || {
