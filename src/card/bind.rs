@@ -15,7 +15,7 @@
 
 use super::cache::{BindCache, Entry};
 use super::files::{strip_mf, FileRef, FileSource, Shape};
-use super::profile::FamilyProfile;
+use super::profile::Profile;
 use super::{
     keys, CardError, CertificateEntry, KeyEntry, PinEncoding, PinInfo, PinStatus, PublicKey,
     TokenData, Tx, PIN_MAX_TRIES, PKCS15_AID, PUK_MAX_TRIES,
@@ -67,8 +67,14 @@ pub(super) fn bind(
             upper_hex(&info.serial_number)
         );
     }
-    let limits = (tx.profile.family_profile(), tx.profile.max_command_data());
-    Ok(token_data(&info, user_pin, puk, keys, certificates, limits))
+    Ok(token_data(
+        &info,
+        user_pin,
+        puk,
+        keys,
+        certificates,
+        &tx.profile,
+    ))
 }
 
 /// Phase 1: make the PKCS#15 DF current, by its AID or through EF.DIR.
@@ -397,7 +403,7 @@ fn token_data(
     puk: Option<PinInfo>,
     keys: Vec<KeyEntry>,
     certificates: Vec<CertificateEntry>,
-    (family, max_command_data): (&'static FamilyProfile, usize),
+    profile: &Profile,
 ) -> TokenData {
     let serial = upper_hex(&info.serial_number);
     TokenData {
@@ -415,8 +421,8 @@ fn token_data(
         keys,
         certificates,
         last_update: info.last_update.clone(),
-        family,
-        max_command_data,
+        family: profile.family_profile(),
+        max_command_data: profile.max_command_data(),
     }
 }
 
