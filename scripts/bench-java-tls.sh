@@ -19,18 +19,7 @@ export EIMZA_PKCS11_CACHE=0
 
 CARD=$WORK/tls.card
 make_card "$CARD" 7B7B7B7B7B7B7B7B rsa2048:tls p384:tls
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$WORK/server.key" -out "$WORK/server.pem" 2>/dev/null || exit 1
-keytool -importcert -noprompt -alias server -file "$WORK/server.pem" \
-  -keystore "$WORK/trust.p12" -storetype PKCS12 -storepass changeit >/dev/null || exit 1
-printf 'name = eimza\nlibrary = %s\nslotListIndex = 0\n' "$MODULE" > "$WORK/eimza.cfg"
-echo "security.provider.12=SunPKCS11 $WORK/eimza.cfg" > "$WORK/eimza.security"
-JAVA_TLS=(-Djava.security.properties="$WORK/eimza.security"
-  -Djavax.net.ssl.keyStore=NONE -Djavax.net.ssl.keyStoreType=PKCS11
-  -Djavax.net.ssl.keyStorePassword="$PIN"
-  -Djavax.net.ssl.trustStore="$WORK/trust.p12" -Djavax.net.ssl.trustStorePassword=changeit
-  -Djdk.tls.client.protocols=TLSv1.3)
+java_tls_client || exit 1
 mkdir -p "$WORK/classes"
 javac -d "$WORK/classes" "$ROOT/tests/clients/java/HttpsGet.java" "$ROOT/bench/java/TlsBench.java" || exit 1
 

@@ -16,20 +16,6 @@ if [ ! -f "$JAVA_OUT/EimzaLogin.class" ] || [ "$SOURCE" -nt "$JAVA_OUT/EimzaLogi
 fi
 
 card_says() { "$VCARD_BIN" show "$CARD" | tee /dev/stderr | grep -q "^$1"; }
-# The slot's index in C_GetSlotList(FALSE), what slotListIndex means (PC/SC readers
-# come first, so it differs between the transports).
-slot_index() {
-  pkcs11-tool --module "$MODULE" -L | awk -v label="$TOKEN" '
-    /^Slot [0-9]+/ { index_ += 1 }
-    $0 ~ "token label *: *" label "$" { print index_ - 1; exit }'
-}
-write_config() {
-  local index
-  index=$(slot_index)
-  [ -n "$index" ] || { echo "token $TOKEN not found"; return 1; }
-  printf 'name=eimza\nlibrary=%s\nslotListIndex=%s\n' "$MODULE" "$index" > "$WORK/java.cfg"
-  cat "$WORK/java.cfg"
-}
 java_run() { java -cp "$JAVA_OUT" EimzaLogin "$WORK/java.cfg" "$1"; }
 # java_login PIN: logged in, and every key ($KEYS) signed and verified
 java_login() {
@@ -46,7 +32,7 @@ java_refused() {
 }
 
 suite() {
-  check "SunPKCS11 config with the token's slotListIndex" write_config
+  check "SunPKCS11 config with the token's slotListIndex" sunpkcs11_config "$WORK/java.cfg"
   check "right PIN: login, each key signs and verifies" java_login 123456
   check "wrong PIN: clean failure naming CKR_PIN_INCORRECT" java_refused CKR_PIN_INCORRECT 000000
   check "  exactly one try spent: PIN 2 of 3" card_says "PIN: 2 of 3"

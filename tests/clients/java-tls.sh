@@ -15,25 +15,8 @@ NES=12345678950NES
 make_card "$CARD" 7A7A7A7A7A7A7A7A rsa2048:tls p384:tls
 
 # The server: its own P-256 certificate for 127.0.0.1; it trusts the card's root CA.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$WORK/server.key" -out "$WORK/server.pem" 2>/dev/null || exit 1
-keytool -importcert -noprompt -alias server -file "$WORK/server.pem" \
-  -keystore "$WORK/trust.p12" -storetype PKCS12 -storepass changeit >/dev/null || exit 1
-
-# What the user writes: the SunPKCS11 configuration, and a java.security addition that
-# puts SunPKCS11 (provider 12 in the JDK's list) on it.
-cat > "$WORK/eimza.cfg" <<CFG
-name = eimza
-library = $MODULE
-slotListIndex = 0
-CFG
-echo "security.provider.12=SunPKCS11 $WORK/eimza.cfg" > "$WORK/eimza.security"
-JAVA_TLS=(-Djava.security.properties="$WORK/eimza.security"
-  -Djavax.net.ssl.keyStore=NONE -Djavax.net.ssl.keyStoreType=PKCS11
-  -Djavax.net.ssl.keyStorePassword="$PIN"
-  -Djavax.net.ssl.trustStore="$WORK/trust.p12" -Djavax.net.ssl.trustStorePassword=changeit
-  -Djdk.tls.client.protocols=TLSv1.3)
+# The client: what the user writes (SunPKCS11 configuration, java.security addition).
+java_tls_client || exit 1
 
 mkdir -p "$WORK/classes"
 javac -d "$WORK/classes" "$ROOT/tests/clients/java/HttpsGet.java" || exit 1

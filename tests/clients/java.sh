@@ -95,25 +95,11 @@ suite() {
     "'$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
 }
 
-# The token's index in C_GetSlotList(FALSE), what slotListIndex means: PC/SC readers come
-# first, so once this script's pcscd runs (the v2.x round started it) the in-process
-# card is no longer slot list index 0.
-slot_index() {
-  pkcs11-tool --module "$MODULE" -L | awk -v label="$TOKEN" '
-    /^Slot [0-9]+/ { index_ += 1 }
-    $0 ~ "token label *: *" label "$" { print index_ - 1; exit }'
-}
-write_config() {
-  local index
-  index=$(slot_index)
-  [ -n "$index" ] || { echo "token $TOKEN not found"; return 1; }
-  printf 'name = eimza\nlibrary = %s\nslotListIndex = %s\n' "$MODULE" "$index" > "$WORK/eimza.cfg"
-  cat "$WORK/eimza.cfg"
-}
-
 # AKIS v1.0: one RSA-2048 key, PKCS#1 v1.5 only.
 v10_suite() {
-  check "SunPKCS11 configuration with the v1.0 token's slotListIndex" write_config
+  # Once this script's pcscd runs (the v2.x round started it) the in-process card is
+  # no longer slot list index 0.
+  check "SunPKCS11 configuration with the v1.0 token's slotListIndex" sunpkcs11_config "$WORK/eimza.cfg"
   check "keytool -list -v: 1 PrivateKeyEntry, chain length 3" keytool_lists 1
   check "jarsigner signs with the RSA key, jarsigner -verify accepts, a changed jar is refused" jar_sign_verify "${NES}0" "SHA256withRSA, 2048-bit key"
   check "SunPKCS11 KeyStore + Signature: SHA256/512withRSA verify" java_program provider "$WORK/eimza.cfg" 2

@@ -137,6 +137,39 @@ on_families() {
 # the module reads at bind, none on v1.0. Prints the flag to look for, or nothing.
 counter_flag() { [ "$CARD_FAMILY" = v1.0 ] || echo "$1"; }
 
+# sunpkcs11_config FILE: a SunPKCS11 configuration for $TOKEN in FILE (printed), with
+# the token's index in C_GetSlotList(FALSE), what slotListIndex means: PC/SC readers
+# come first, so it differs between the transports.
+sunpkcs11_config() {
+  local index
+  index=$(pkcs11-tool --module "$MODULE" -L | awk -v label="$TOKEN" '
+    /^Slot [0-9]+/ { index_ += 1 }
+    $0 ~ "token label *: *" label "$" { print index_ - 1; exit }')
+  [ -n "$index" ] || { echo "token $TOKEN not found"; return 1; }
+  printf 'name = eimza\nlibrary = %s\nslotListIndex = %s\n' "$MODULE" "$index" > "$1"
+  cat "$1"
+}
+
+# java_tls_client: what a user sets up for JSSE TLS 1.3 client authentication with the
+# card, and the server's side: $WORK/server.{key,pem} (P-256, for 127.0.0.1) and the
+# client's trust store of it; $WORK/eimza.cfg (SunPKCS11, slotListIndex 0) and a
+# java.security addition that puts SunPKCS11 (provider 12 in the JDK's list) on it.
+# Sets JAVA_TLS, the java options that take the key store from the card.
+java_tls_client() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/server.key" -out "$WORK/server.pem" 2>/dev/null || return 1
+  keytool -importcert -noprompt -alias server -file "$WORK/server.pem" \
+    -keystore "$WORK/trust.p12" -storetype PKCS12 -storepass changeit >/dev/null || return 1
+  printf 'name = eimza\nlibrary = %s\nslotListIndex = 0\n' "$MODULE" > "$WORK/eimza.cfg"
+  echo "security.provider.12=SunPKCS11 $WORK/eimza.cfg" > "$WORK/eimza.security"
+  JAVA_TLS=(-Djava.security.properties="$WORK/eimza.security"
+    -Djavax.net.ssl.keyStore=NONE -Djavax.net.ssl.keyStoreType=PKCS11
+    -Djavax.net.ssl.keyStorePassword="$PIN"
+    -Djavax.net.ssl.trustStore="$WORK/trust.p12" -Djavax.net.ssl.trustStorePassword=changeit
+    -Djdk.tls.client.protocols=TLSv1.3)
+}
+
 pcsc_abort() {
   CHECKS_FAILED=$((CHECKS_FAILED + 1)); echo "  FAIL could not set up pcscd + vpcd"
   finish; exit 1

@@ -62,6 +62,18 @@ test_sign() { # LABEL ALGORITHM
     grep -q 'Verifying against public key in the token... ok' <<<"$out"
 }
 
+# pin_try_checks: a wrong pin-value through the OpenSSL engine costs exactly one try,
+# and a GnuTLS login with the right PIN fills the counter again.
+pin_try_checks() {
+  check "openssl: a wrong pin-value is refused after exactly one try" bash -c \
+    "! OPENSSL_CONF='$WORK/openssl.cnf' openssl dgst -sha256 -engine pkcs11 -keyform engine \
+       -sign 'pkcs11:token=$TOKEN;object=${NES}0;type=private;pin-value=000000' -out '$WORK/bad.sig' '$WORK/data' &&
+     '$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 2 of 3 tries left'"
+  check "a correct login restores the PIN counter" bash -c \
+    "GNUTLS_PIN=$PIN p11tool --provider '$MODULE' --login --list-privkeys 'pkcs11:token=$TOKEN' >/dev/null &&
+     '$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+}
+
 suite() {
   check "p11tool --export reads both certificates" both_certs
   check "openssl dgst -engine pkcs11: SHA256 RSA PKCS#1 v1.5, verified" dgst_sign_verify "${NES}0" sha256
@@ -70,13 +82,7 @@ suite() {
   check "openssl dgst -engine pkcs11: SHA384 ECDSA P-384, verified" dgst_sign_verify "${NES}1" sha384
   check "openssl cms -sign with the RSA engine key, cms -verify against the test root" cms_sign_verify "${NES}0"
   check "openssl cms -sign with the P-384 engine key, cms -verify against the test root" cms_sign_verify "${NES}1"
-  check "openssl: a wrong pin-value is refused after exactly one try" bash -c \
-    "! OPENSSL_CONF='$WORK/openssl.cnf' openssl dgst -sha256 -engine pkcs11 -keyform engine \
-       -sign 'pkcs11:token=$TOKEN;object=${NES}0;type=private;pin-value=000000' -out '$WORK/bad.sig' '$WORK/data' &&
-     '$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 2 of 3 tries left'"
-  check "a correct login restores the PIN counter" bash -c \
-    "GNUTLS_PIN=$PIN p11tool --provider '$MODULE' --login --list-privkeys 'pkcs11:token=$TOKEN' >/dev/null &&
-     '$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+  pin_try_checks
   check "p11tool --list-tokens shows the token with its serial" bash -c \
     "p11tool --provider '$MODULE' --list-tokens | tee /dev/stderr | grep -q 'URL: pkcs11:.*serial=0F0F0F0F0F0F0F0F;token=$TOKEN'"
   check "p11tool --list-all-certs: 2 user certificates, 2 CA certificates" bash -c \
@@ -110,13 +116,7 @@ v10_suite() {
   check "openssl dgst -engine pkcs11: SHA256 RSA PKCS#1 v1.5, verified" dgst_sign_verify "${NES}0" sha256
   check "openssl dgst -engine pkcs11: SHA384 RSA-PSS fails: C_SignInit CKR_MECHANISM_INVALID, no APDU, no try" pss_refused
   check "openssl cms -sign with the RSA engine key, cms -verify against the test root" cms_sign_verify "${NES}0"
-  check "openssl: a wrong pin-value is refused after exactly one try" bash -c \
-    "! OPENSSL_CONF='$WORK/openssl.cnf' openssl dgst -sha256 -engine pkcs11 -keyform engine \
-       -sign 'pkcs11:token=$TOKEN;object=${NES}0;type=private;pin-value=000000' -out '$WORK/bad.sig' '$WORK/data' &&
-     '$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 2 of 3 tries left'"
-  check "a correct login restores the PIN counter" bash -c \
-    "GNUTLS_PIN=$PIN p11tool --provider '$MODULE' --login --list-privkeys 'pkcs11:token=$TOKEN' >/dev/null &&
-     '$VCARD_BIN' show '$CARD' | tee /dev/stderr | grep -q '^PIN: 3 of 3 tries left'"
+  pin_try_checks
   check "p11tool --list-tokens shows the token with its serial" bash -c \
     "p11tool --provider '$MODULE' --list-tokens | tee /dev/stderr | grep -q 'URL: pkcs11:.*serial=0F0F0F0F0F0F0F10;token=$TOKEN'"
   check "p11tool --list-all-certs: 1 user certificate, 2 CA certificates" bash -c \
