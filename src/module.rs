@@ -240,7 +240,8 @@ impl Module {
         }
     }
 
-    /// C_Finalize: log out logged-in tokens, wake waiters, drop sessions.
+    /// C_Finalize: log out logged-in tokens, close the card connections, wake waiters,
+    /// drop sessions.
     pub fn finalize(&self) {
         self.finalized.store(true, Ordering::SeqCst);
         self.readers.cancel();
@@ -252,6 +253,9 @@ impl Module {
                     token.set_login(Login::Public);
                 }
             }
+            // Now, not when the last reference to the module goes: the application may
+            // unload the library right after C_Finalize (pkcs11-spec.md §2.1).
+            slot.disconnect();
         }
         self.sessions.write().clear();
     }

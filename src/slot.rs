@@ -226,6 +226,13 @@ impl Slot {
         }
     }
 
+    /// Close the card connection (C_Finalize). A PC/SC connection's worker thread has
+    /// ended when this returns, unless it is stuck in a blocking call.
+    pub(crate) fn disconnect(&self) {
+        let card = self.card.lock().card.take();
+        drop(card);
+    }
+
     /// Run one card operation (one transaction) for `token` under the card lock.
     /// Removal drops the token; a card reset by someone else or a lost security
     /// status logs the token out.

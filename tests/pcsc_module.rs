@@ -7,8 +7,10 @@
 //! "Virtual PCD 00 00" on 127.0.0.1:35963 and "... 00 01" on :35964, to themselves):
 //! `scripts/test-pcsc-module.sh` starts one and runs them with `--ignored`.
 
+mod common;
 mod p11;
 
+use common::worker_threads;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -1626,4 +1628,31 @@ fn no_pin_left_in_the_memory_of_an_application_after_pin_flows() {
     assert!(card_is_free());
     drop(plugged);
     pkcs11.finalize().unwrap();
+}
+
+/// After C_Finalize returns, no thread of the module is left: applications unload the
+/// module and exit right after it, and a worker still inside libpcsclite then raced
+/// pcsc-lite's exit-time clean-up (pkcs11-tool aborted with "double free or
+/// corruption" in CI). Two cards, one logged in (LOGOUT at C_Finalize), one only bound.
+#[test]
+#[ignore = "needs pcscd + vpcd: scripts/test-pcsc-module.sh"]
+fn no_worker_thread_outlives_c_finalize() {
+    let _guard = serial();
+    let pkcs11 = open();
+    let slot_a = reader_slot(&pkcs11, 0);
+    let slot_b = reader_slot(&pkcs11, 1);
+    let _a = plug(&pkcs11, card_a(), 0);
+    let _b = plug(&pkcs11, card_b(), 1);
+    let session = pkcs11.open_ro_session(slot_a).unwrap();
+    session.login(UserType::User, Some(&pin())).unwrap();
+    assert_eq!(
+        pkcs11.get_token_info(slot_b).unwrap().serial_number(),
+        SERIAL_B
+    );
+    assert_eq!(worker_threads(), 2, "one worker per bound card");
+    // The session stays open: C_Finalize itself logs out and closes the connections.
+    std::mem::forget(session);
+    assert_eq!(finalize(), CKR_OK);
+    assert_eq!(worker_threads(), 0, "a worker outlived C_Finalize");
+    assert!(card_is_free());
 }

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::worker_threads;
 use eimza_pkcs11::card::{Card, CardError, PinStatus, SignAlgorithm};
 use eimza_pkcs11::config::Config;
 use eimza_pkcs11::reader::pcsc::{PcscReader, PcscReaderSet, Settings};
@@ -60,15 +61,6 @@ fn pcsc_reader(settings: Settings) -> (PcscReaderSet, Arc<PcscReader>) {
         .find(|r| r.name() == READER)
         .expect("vpcd reader listed");
     (set, r)
-}
-
-/// PC/SC worker threads of this process.
-fn worker_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .filter(|name| name.trim() == "eimza-pcsc")
-        .count()
 }
 
 fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {

@@ -162,3 +162,12 @@ pub fn image(keys: &[Key]) -> CardImage {
         ],
     }
 }
+
+/// PC/SC worker threads (named `eimza-pcsc`) of this process.
+pub fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "eimza-pcsc")
+        .count()
+}

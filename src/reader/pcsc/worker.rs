@@ -5,6 +5,11 @@
 //! the caller waits at most the configured card wait), and the caller does not wait
 //! for `SCardEndTransaction`. A panic on the worker is caught: the connection reports
 //! an I/O error and the card is disconnected leaving it as it is.
+//!
+//! Dropping the channel waits (bounded) for its workers to finish: after C_Finalize
+//! returns the application may unload the module and exit, and a worker still inside
+//! libpcsclite then races the library's own exit-time clean-up (seen in CI as a
+//! "double free" abort of pkcs11-tool right after its C_Finalize).
 
 use super::{close, current_atr, map_error};
 use crate::reader::{ReaderError, SteppedChannel};
@@ -12,13 +17,18 @@ use ::pcsc::{Disposition, Protocols, ShareMode};
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// Longest wait for one APDU (a slow card signing with a large RSA key takes < 2 s).
 const TRANSMIT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest wait for the worker to end a transaction or reset the card.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait, when the channel is dropped, for its workers to disconnect and end.
+/// A live worker needs two pcscd round trips; an abandoned one is stuck in a blocking
+/// call and is left running after this (logged).
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 enum Request {
     Begin,
@@ -49,6 +59,9 @@ pub struct WorkerChannel {
     card_wait: Duration,
     requests: Sender<Request>,
     replies: Receiver<Reply>,
+    thread: WorkerThread,
+    /// Workers abandoned after a timeout and still running (stuck in a blocking call).
+    abandoned_workers: Vec<WorkerThread>,
     atr: Vec<u8>,
     /// Set when the worker was abandoned (timeout); the next `begin()` reconnects.
     abandoned: bool,
@@ -60,12 +73,19 @@ pub struct WorkerChannel {
 
 impl WorkerChannel {
     pub fn open(reader: CString, card_wait: Duration) -> Result<Self, ReaderError> {
-        let (requests, replies, atr) = spawn_worker(&reader)?;
+        let WorkerEnds {
+            requests,
+            replies,
+            thread,
+            atr,
+        } = spawn_worker(&reader)?;
         Ok(WorkerChannel {
             reader,
             card_wait,
             requests,
             replies,
+            thread,
+            abandoned_workers: Vec::new(),
             atr,
             abandoned: false,
             end_pending: false,
@@ -112,13 +132,64 @@ impl WorkerChannel {
         let (_, dead_rx) = mpsc::channel();
         self.requests = dead_tx;
         self.replies = dead_rx;
+        let stuck = std::mem::replace(&mut self.thread, WorkerThread::none());
+        let now = Instant::now();
+        self.abandoned_workers.retain_mut(|w| !w.join_by(now));
+        self.abandoned_workers.push(stuck);
         self.abandoned = true;
+    }
+}
+
+/// A worker thread, and a channel whose only sender the worker drops as its last act
+/// (after closing its card), so the wait for it can be bounded.
+struct WorkerThread {
+    finished: Receiver<()>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl WorkerThread {
+    /// Stands in for a worker handed over elsewhere: nothing to wait for.
+    fn none() -> WorkerThread {
+        let (_, finished) = mpsc::channel();
+        WorkerThread {
+            finished,
+            handle: None,
+        }
+    }
+
+    /// Wait until `deadline` for the worker to close its card, then join it (it is only
+    /// exiting by then). False if it is still running.
+    fn join_by(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !matches!(
+            self.finished.recv_timeout(left),
+            Err(RecvTimeoutError::Disconnected)
+        ) {
+            return false;
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+        true
     }
 }
 
 impl Drop for WorkerChannel {
     fn drop(&mut self) {
         let _ = self.requests.send(Request::Close);
+        let deadline = Instant::now() + CLOSE_WAIT;
+        let mut still_running = 0;
+        for worker in std::iter::once(&mut self.thread).chain(&mut self.abandoned_workers) {
+            if !worker.join_by(deadline) {
+                still_running += 1;
+            }
+        }
+        if still_running > 0 {
+            crate::log_at!(
+                crate::log::Level::Warn,
+                "PC/SC: {still_running} worker(s) still in a blocking call after {CLOSE_WAIT:?}; left running"
+            );
+        }
     }
 }
 
@@ -128,9 +199,15 @@ impl SteppedChannel for WorkerChannel {
         if self.abandoned {
             // A fresh connection cannot know about resets in between: report one, the
             // caller then assumes the login is gone (safe side).
-            let (requests, replies, atr) = spawn_worker(&self.reader)?;
+            let WorkerEnds {
+                requests,
+                replies,
+                thread,
+                atr,
+            } = spawn_worker(&self.reader)?;
             self.requests = requests;
             self.replies = replies;
+            self.thread = thread;
             self.atr = atr;
             self.abandoned = false;
             self.end_pending = false;
@@ -188,14 +265,20 @@ impl SteppedChannel for WorkerChannel {
     }
 }
 
-type WorkerEnds = (Sender<Request>, Receiver<Reply>, Vec<u8>);
+struct WorkerEnds {
+    requests: Sender<Request>,
+    replies: Receiver<Reply>,
+    thread: WorkerThread,
+    atr: Vec<u8>,
+}
 
 fn spawn_worker(reader: &CString) -> Result<WorkerEnds, ReaderError> {
     let (card, protocols) = super::connect(reader)?;
     let atr = current_atr(&card);
     let (req_tx, req_rx) = mpsc::channel();
     let (rep_tx, rep_rx) = mpsc::channel();
-    std::thread::Builder::new()
+    let (finished_tx, finished_rx) = mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
         .name("eimza-pcsc".into())
         .spawn(move || {
             let _module = crate::log::InModule::enter();
@@ -209,9 +292,19 @@ fn spawn_worker(reader: &CString) -> Result<WorkerEnds, ReaderError> {
                 crate::log_at!(crate::log::Level::Error, "PC/SC worker: panic caught");
             }
             close(card);
+            // Last: whoever drops the channel waits for this.
+            drop(finished_tx);
         })
         .map_err(|e| ReaderError::Io(format!("cannot start PC/SC worker: {e}")))?;
-    Ok((req_tx, rep_rx, atr))
+    Ok(WorkerEnds {
+        requests: req_tx,
+        replies: rep_rx,
+        thread: WorkerThread {
+            finished: finished_rx,
+            handle: Some(handle),
+        },
+        atr,
+    })
 }
 
 /// `buf`: the worker's answer buffer, allocated once (64 KB zeroed per APDU cost more
