@@ -59,8 +59,10 @@ pub struct WorkerChannel {
     card_wait: Duration,
     requests: Sender<Request>,
     replies: Receiver<Reply>,
+    /// The worker behind `requests`, or the last one if the channel is `abandoned`.
     thread: WorkerThread,
-    /// Workers abandoned after a timeout and still running (stuck in a blocking call).
+    /// Workers replaced by a reconnect and not known to have ended yet (an abandoned
+    /// one may be stuck in a blocking call).
     abandoned_workers: Vec<WorkerThread>,
     atr: Vec<u8>,
     /// Set when the worker was abandoned (timeout); the next `begin()` reconnects.
@@ -132,10 +134,6 @@ impl WorkerChannel {
         let (_, dead_rx) = mpsc::channel();
         self.requests = dead_tx;
         self.replies = dead_rx;
-        let stuck = std::mem::replace(&mut self.thread, WorkerThread::none());
-        let now = Instant::now();
-        self.abandoned_workers.retain_mut(|w| !w.join_by(now));
-        self.abandoned_workers.push(stuck);
         self.abandoned = true;
     }
 }
@@ -148,15 +146,6 @@ struct WorkerThread {
 }
 
 impl WorkerThread {
-    /// Stands in for a worker handed over elsewhere: nothing to wait for.
-    fn none() -> WorkerThread {
-        let (_, finished) = mpsc::channel();
-        WorkerThread {
-            finished,
-            handle: None,
-        }
-    }
-
     /// Wait until `deadline` for the worker to close its card, then join it (it is only
     /// exiting by then). False if it is still running.
     fn join_by(&mut self, deadline: Instant) -> bool {
@@ -207,7 +196,10 @@ impl SteppedChannel for WorkerChannel {
             } = spawn_worker(&self.reader)?;
             self.requests = requests;
             self.replies = replies;
-            self.thread = thread;
+            let replaced = std::mem::replace(&mut self.thread, thread);
+            let now = Instant::now();
+            self.abandoned_workers.retain_mut(|w| !w.join_by(now));
+            self.abandoned_workers.push(replaced);
             self.atr = atr;
             self.abandoned = false;
             self.end_pending = false;
